@@ -1,0 +1,221 @@
+"""The ``atmoscope`` command line.
+
+Errors in input data or arguments end with exit status 2 and one line on
+stderr starting ``error:``; anything else is a bug, reported in one line too
+(``--debug`` shows the traceback).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import click
+
+from atmoscope._version import __version__
+from atmoscope.errors import AtmoscopeError
+
+EXIT_USAGE = 2
+
+
+def _one_line(message: object) -> str:
+    return " ".join(str(message).split())
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    click.echo(f"warning: {_one_line(message)}", err=True)
+
+
+def _split_names(value: str | None) -> tuple[str, ...] | None:
+    return tuple(v.strip() for v in value.split(",") if v.strip()) if value else None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="atmoscope")
+@click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """atmoscope: atmospheric parameters of brown dwarfs from their spectra."""
+    ctx.obj = {"debug": debug}
+
+
+# --- grid ------------------------------------------------------------------------------
+@cli.group()
+def grid() -> None:
+    """Training grids: generate the embedded one, inspect any."""
+
+
+@grid.command("synthetic")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Output file: .csv, .csv.gz, .csv.bz2 or .parquet.")
+@click.option("--ascending", is_flag=True,
+              help="Wavelength columns ascending (default: descending, as TelescopeML).")
+def grid_synthetic(out: Path, ascending: bool) -> None:
+    """Write the embedded synthetic grid (30,888 spectra, TelescopeML's layout).
+
+    A stand-in for demos and tests, not a physical model.
+    """
+    from atmoscope.data import write_grid
+    from atmoscope.synthetic import synthetic_grid
+
+    start = time.perf_counter()
+    g = synthetic_grid()
+    write_grid(g, out, descending=not ascending)
+    click.echo(
+        f"wrote {out}: {g.n_spectra} spectra × {g.n_wavelengths} wavelengths "
+        f"in {time.perf_counter() - start:.1f} s"
+    )
+
+
+def _grid_options(func):
+    func = click.option("--targets", help="Comma-separated target columns (default: all "
+                        "parameter columns; gravity and temperature required).")(func)
+    func = click.option("--wavelength-unit", default=None,
+                        help="Unit of the wavelength column names (default um).")(func)
+    func = click.option("--flux-unit", default=None, help="Unit of the flux values.")(func)
+    return func
+
+
+def _load_grid(path: Path, targets: str | None, wavelength_unit: str | None,
+               flux_unit: str | None, drop_duplicates: str | None = None):
+    from astropy import units as u
+
+    from atmoscope.data import read_grid
+
+    for label, unit in (("--wavelength-unit", wavelength_unit), ("--flux-unit", flux_unit)):
+        if unit is not None:
+            try:
+                u.Unit(unit)
+            except ValueError:
+                raise click.BadParameter(f"not a unit astropy knows: {unit!r}",
+                                         param_hint=label) from None
+    return read_grid(path, _split_names(targets), wavelength_unit=wavelength_unit,
+                     flux_unit=flux_unit, drop_duplicates=drop_duplicates)
+
+
+def _format_values(values: list[float], limit: int = 8) -> str:
+    text = [f"{v:g}" for v in values]
+    if len(text) > limit:
+        text = text[: limit // 2] + ["…"] + text[-limit // 2:]
+    return ", ".join(text)
+
+
+@grid.command("info")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--drop-duplicates", type=click.Choice(["first", "none"]), default=None,
+              help="Drop repeated spectra: keep the first of each group, or none of them.")
+@_grid_options
+def grid_info(path: Path, as_json: bool, drop_duplicates: str | None, targets: str | None,
+              wavelength_unit: str | None, flux_unit: str | None) -> None:
+    """Describe a training grid: size, wavelengths, parameter nodes, duplicates."""
+    g = _load_grid(path, targets, wavelength_unit, flux_unit, drop_duplicates)
+    s = g.summary()
+    if as_json:
+        click.echo(json.dumps(s, indent=2))
+        return
+    lo, hi = s["wavelength_range"]
+    click.echo(f"grid         {s['source']}")
+    click.echo(f"spectra      {s['n_spectra']}")
+    click.echo(f"wavelengths  {s['n_wavelengths']} ({lo:.4g}–{hi:.4g} {s['wavelength_unit']})")
+    click.echo(f"flux         {s['flux_range'][0]:.3g} … {s['flux_range'][1]:.3g} "
+               f"{s['flux_unit'] or '(unit not stated)'}")
+    click.echo("parameters")
+    for name, values in s["parameters"].items():
+        role = "target" if name in s["targets"] else "extra "
+        click.echo(f"  {name:<14} {role} {len(values):>3} values: {_format_values(values)}")
+    click.echo(f"duplicates   {s['duplicate_spectra']} spectra repeat another "
+               f"({s['duplicate_groups']} groups, {s['conflicting_duplicate_groups']} "
+               "with different parameters)")
+    click.echo(f"content hash {s['content_hash']}")
+
+
+# --- fetch -----------------------------------------------------------------------------
+@cli.command("fetch")
+@click.argument("source", default="telescopeml")
+@click.option("--file", "files", multiple=True, help="File of the dataset to fetch "
+              "(repeatable; default all).")
+@click.option("--sha256", default=None, help="Expected SHA-256 of the download.")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Cache folder (default $ATMOSCOPE_CACHE_DIR or ~/.cache/atmoscope).")
+@click.option("--force", is_flag=True, help="Download again even if a verified copy exists.")
+@click.option("--no-extract", is_flag=True, help="Keep archives packed.")
+@click.option("--list", "list_only", is_flag=True, help="List the known datasets and exit.")
+def fetch_cmd(source: str, files: tuple[str, ...], sha256: str | None, cache_dir: Path | None,
+              force: bool, no_extract: bool, list_only: bool) -> None:
+    """Download reference data (default: TelescopeML's, Zenodo 10.5281/zenodo.10183098)
+    or any URL into the cache, verified by checksum."""
+    from atmoscope.fetch import DATASETS, fetch
+
+    if list_only:
+        for name, ds in DATASETS.items():
+            click.echo(f"{name:<12} doi:{ds.doi}  {ds.description}")
+        return
+    if sha256 is not None and not (len(sha256) == 64 and all(c in "0123456789abcdefABCDEF"
+                                                              for c in sha256)):
+        raise click.BadParameter(f"not a SHA-256 digest: {sha256!r}", param_hint="--sha256")
+    kwargs = {"cache": cache_dir, "force": force}
+    if source in DATASETS:
+        kwargs["extract"] = not no_extract
+    for path in fetch(source, files=list(files) or None, sha256=sha256, **kwargs):
+        click.echo(str(path))
+
+
+# --- demo ------------------------------------------------------------------------------
+@cli.command("demo")
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("atmoscope-demo"), show_default=True, help="Output folder.")
+def demo(out: Path) -> None:
+    """The main job on the embedded default grid: generate it, summarise it, plot it."""
+    from atmoscope.data import read_grid, write_grid
+    from atmoscope.plots import plot_grid_spectra
+    from atmoscope.synthetic import F_NU_UNIT, synthetic_grid
+
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    generated = synthetic_grid()
+    elapsed = time.perf_counter() - start
+    path = write_grid(generated, out / "synthetic_grid.csv")
+    g = read_grid(path, flux_unit=F_NU_UNIT)  # read back: the file is what users get
+    click.echo(f"embedded grid: {g.n_spectra} spectra × {g.n_wavelengths} wavelengths "
+               f"generated in {elapsed:.2f} s, written to {path}")
+    click.echo("(an analytic stand-in for demos and tests, not a physical model)")
+    for name, values in g.unique_values().items():
+        click.echo(f"  {name:<12} {values.size:>3} nodes, {values.min():g} … {values.max():g}")
+    click.echo(f"  duplicate spectra: {g.n_duplicate_spectra}")
+    click.echo(f"  content hash: {g.content_hash}")
+    figure = plot_grid_spectra(g, color_by="temperature", path=out / "grid_spectra.png")
+    click.echo(f"figure: {figure}")
+
+
+# --- entry point -----------------------------------------------------------------------
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns (and, as a script, exits with) the status."""
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    warnings.showwarning = _show_warning
+    try:
+        result = cli.main(args=argv, prog_name="atmoscope", standalone_mode=False)
+        status = result if isinstance(result, int) else 0
+    except click.exceptions.Exit as exc:
+        status = exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("error: aborted", err=True)
+        status = 130
+    except click.ClickException as exc:
+        click.echo(f"error: {_one_line(exc.format_message())}", err=True)
+        status = EXIT_USAGE
+    except (AtmoscopeError, OSError) as exc:
+        if debug:
+            raise
+        click.echo(f"error: {_one_line(exc)}", err=True)
+        status = EXIT_USAGE
+    except Exception as exc:  # a bug: still one line unless asked for more
+        if debug:
+            raise
+        click.echo(f"error: internal error ({type(exc).__name__}: {_one_line(exc)}); "
+                   "rerun with --debug for the traceback", err=True)
+        status = 1
+    return status
