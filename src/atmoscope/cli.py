@@ -164,15 +164,116 @@ def fetch_cmd(source: str, files: tuple[str, ...], sha256: str | None, cache_dir
         click.echo(str(path))
 
 
+# --- train / evaluate --------------------------------------------------------------------
+def _parse_snr_range(value: str | None):
+    if value is None:
+        return None
+    if value.lower() in ("none", "off", "0"):
+        return ()
+    try:
+        low, high = (float(v) for v in value.split(","))
+    except ValueError:
+        raise click.BadParameter(f"expected LOW,HIGH (e.g. 10,1000) or none, got {value!r}",
+                                 param_hint="--noise-snr") from None
+    if not 0 < low <= high:
+        raise click.BadParameter(f"need 0 < LOW <= HIGH, got {value!r}", param_hint="--noise-snr")
+    return (low, high)
+
+
+@cli.command("train")
+@click.option("--grid", "grid_path", required=True, type=click.Path(path_type=Path),
+              help="Training grid (.csv, .csv.bz2, .parquet, ...).")
+@click.option("--model", default="default", show_default=True,
+              help="Architecture: default (= rescnn), telescopeml, resmlp.")
+@click.option("--split", "split_kind", type=click.Choice(["random", "nodes"]), default="nodes",
+              show_default=True, help="random: TelescopeML's row split; nodes: hold out grid nodes.")
+@click.option("--holdout", default=None, help="With --split nodes: e.g. 'temperature=every3' "
+              "(default) or 'temperature=700,900;gravity=every3'.")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Bundle directory to write.")
+@click.option("--epochs", type=click.IntRange(1), default=300, show_default=True)
+@click.option("--budget", type=click.FloatRange(min=1), default=None,
+              help="Wall-clock limit for training, in seconds.")
+@click.option("--batch-size", type=click.IntRange(1), default=None,
+              help="Default: the architecture's (telescopeml 32, default 256).")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Peak learning rate (default: the architecture's).")
+@click.option("--noise-snr", default=None, help="Training noise S/N range LOW,HIGH, or none.")
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--resume", is_flag=True, help="Continue from the checkpoint beside --out.")
+@click.option("--json", "as_json", is_flag=True, help="Print the test metrics as JSON.")
+@_grid_options
+def train_cmd(grid_path, model, split_kind, holdout, out, epochs, budget, batch_size, lr,
+              noise_snr, seed, resume, as_json, targets, wavelength_unit, flux_unit) -> None:
+    """Train a model on a grid and write a bundle (weights, preprocessing, provenance)."""
+    from atmoscope.data.splits import make_split
+    from atmoscope.evaluation.report import format_report
+    from atmoscope.training.trainer import TrainConfig
+    from atmoscope.training.workflow import train_bundle
+
+    g = _load_grid(grid_path, targets, wavelength_unit, flux_unit, drop_duplicates="first")
+    split = make_split(g, split_kind, seed=seed, holdout=holdout)
+    config = TrainConfig(model=model, epochs=epochs, budget=budget, batch_size=batch_size,
+                         lr=lr, noise_snr=_parse_snr_range(noise_snr), seed=seed)
+    n_train, n_val, n_test = split.sizes()
+    click.echo(f"{g}: {split_kind} split {n_train} train / {n_val} validation / {n_test} test",
+               err=as_json)
+    bundle, report = train_bundle(g, split, config, out, resume=resume)
+    t = bundle.training
+    if as_json:
+        click.echo(json.dumps({k: v for k, v in report.items() if k != "predictions"}, indent=2))
+        return
+    click.echo(f"trained {t['model']} for {t['epochs_run']} epochs in {t['train_seconds']:.0f} s "
+               f"(best epoch {t['best_epoch'] + 1}; stopped: {t['stopped_because']})")
+    click.echo(format_report(report))
+    click.echo(f"bundle: {out}")
+
+
+@cli.command("evaluate")
+@click.argument("bundle_path", metavar="BUNDLE", type=click.Path(path_type=Path))
+@click.option("--grid", "grid_path", required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--plots", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for parity, residual and loss-curve figures.")
+@_grid_options
+def evaluate_cmd(bundle_path, grid_path, as_json, plots, targets, wavelength_unit,
+                 flux_unit) -> None:
+    """Regression report of a bundle on a grid (its test split if it is the training grid)."""
+    from atmoscope.evaluation.report import format_report
+    from atmoscope.training.bundle import load_model
+    from atmoscope.training.workflow import evaluate_bundle, write_figures
+
+    bundle = load_model(bundle_path)
+    g = _load_grid(grid_path, targets, wavelength_unit, flux_unit, drop_duplicates="first")
+    report, rows = evaluate_bundle(bundle, g)
+    if plots is not None:
+        truth = g.parameters[list(bundle.targets)].to_numpy()[rows]
+        for path in write_figures(plots, bundle.targets, truth, report["predictions"],
+                                  bundle.history):
+            click.echo(f"figure: {path}", err=as_json)
+    if as_json:
+        click.echo(json.dumps({k: v for k, v in report.items() if k != "predictions"}, indent=2))
+        return
+    click.echo(f"{bundle_path} on {grid_path}: {report['rows']}")
+    click.echo(format_report(report))
+
+
 # --- demo ------------------------------------------------------------------------------
 @cli.command("demo")
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path),
               default=Path("atmoscope-demo"), show_default=True, help="Output folder.")
-def demo(out: Path) -> None:
-    """The main job on the embedded default grid: generate it, summarise it, plot it."""
+@click.option("--budget", type=click.FloatRange(min=1), default=120.0, show_default=True,
+              help="Training time in seconds.")
+def demo(out: Path, budget: float) -> None:
+    """The main job on the embedded default grid: generate it, train the default model on a
+    leave-nodes-out split, and print the regression report."""
     from atmoscope.data import read_grid, write_grid
+    from atmoscope.data.splits import node_split
+    from atmoscope.evaluation.report import format_report
     from atmoscope.plots import plot_grid_spectra
     from atmoscope.synthetic import F_NU_UNIT, synthetic_grid
+    from atmoscope.training.trainer import TrainConfig
+    from atmoscope.training.workflow import train_bundle
 
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
@@ -187,8 +288,19 @@ def demo(out: Path) -> None:
         click.echo(f"  {name:<12} {values.size:>3} nodes, {values.min():g} … {values.max():g}")
     click.echo(f"  duplicate spectra: {g.n_duplicate_spectra}")
     click.echo(f"  content hash: {g.content_hash}")
-    figure = plot_grid_spectra(g, color_by="temperature", path=out / "grid_spectra.png")
-    click.echo(f"figure: {figure}")
+    click.echo(f"figure: {plot_grid_spectra(g, color_by='temperature', path=out / 'grid_spectra.png')}")
+
+    split = node_split(g)
+    held = split.description["holdout"]["temperature"]
+    click.echo(f"\ntraining the default model for {budget:g} s; test = every spectrum at the "
+               f"{len(held)} held-out Teff nodes ({', '.join(f'{t:g}' for t in held)} K): "
+               f"{len(split.test)} spectra never seen in training")
+    bundle, report = train_bundle(g, split, TrainConfig(budget=budget), out / "model")
+    t = bundle.training
+    click.echo(f"trained for {t['epochs_run']} epochs in {t['train_seconds']:.0f} s "
+               f"(stopped: {t['stopped_because']})")
+    click.echo(format_report(report))
+    click.echo(f"model bundle: {out / 'model'} (figures in {out / 'model' / 'figures'})")
 
 
 # --- entry point -----------------------------------------------------------------------

@@ -8,7 +8,7 @@ import numpy as np
 
 from atmoscope.data.grid import SpectralGrid
 
-__all__ = ["plot_grid_spectra"]
+__all__ = ["OKABE_ITO", "plot_grid_spectra", "plot_loss_curves", "plot_parity", "plot_residuals"]
 
 
 def _slice_through_grid(grid: SpectralGrid, color_by: str, max_spectra: int) -> np.ndarray:
@@ -75,3 +75,291 @@ def plot_grid_spectra(
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
     return path
+
+
+# --------------------------------------------------------------------------- #
+# Model evaluation figures
+# --------------------------------------------------------------------------- #
+
+# Okabe & Ito (2008) colour-blind-safe palette.
+OKABE_ITO = {
+    "black": "#000000",
+    "orange": "#E69F00",
+    "sky_blue": "#56B4E9",
+    "bluish_green": "#009E73",
+    "yellow": "#F0E442",
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "reddish_purple": "#CC79A7",
+}
+
+#: Above this many points per panel, the parity plot switches from a scatter to a hexbin.
+PARITY_HEXBIN_THRESHOLD = 5000
+
+
+def _save_or_return(fig, path: str | Path | None, dpi: int = 120):
+    """Return ``fig`` when ``path`` is None, else save it (format from the extension)."""
+    if path is None:
+        return fig
+    path = Path(path)
+    if path.suffix.lower() not in {".png", ".pdf"}:
+        raise ValueError(f"path must end in .png or .pdf, got {path.name!r}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi)
+    return path
+
+
+def _targets(y_true, y_pred, names, units) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
+    """Validate and return ``(y_true, y_pred, names, units)`` as (n, k) float arrays and lists."""
+    y_true = np.asarray(y_true, dtype=float)
+    y_pred = np.asarray(y_pred, dtype=float)
+    if y_true.ndim == 1:
+        y_true = y_true[:, None]
+    if y_pred.ndim == 1:
+        y_pred = y_pred[:, None]
+    if y_true.ndim != 2 or y_true.shape != y_pred.shape:
+        raise ValueError(f"y_true {y_true.shape} and y_pred {y_pred.shape} must both be (n, k)")
+    k = y_true.shape[1]
+    names = [names] if isinstance(names, str) else list(names)
+    if len(names) != k:
+        raise ValueError(f"{len(names)} names for {k} targets")
+    units = [""] * k if units is None else [units] if isinstance(units, str) else list(units)
+    if len(units) != k:
+        raise ValueError(f"{len(units)} units for {k} targets")
+    return y_true, y_pred, names, [u or "" for u in units]
+
+
+def _label(text: str, unit: str) -> str:
+    return f"{text} [{unit}]" if unit else text
+
+
+def _fmt(value: float) -> str:
+    """Short number for annotations, with a typographic minus sign."""
+    if not np.isfinite(value):
+        return "n/a"
+    text = f"{value:#.3g}".rstrip(".") if abs(value) < 999.5 else f"{value:.0f}"
+    if "e" in text:  # keep scientific notation short: 1.20e-05 -> 1.20e-5
+        mantissa, exponent = text.split("e")
+        text = f"{mantissa}e{int(exponent)}"
+    return text.replace("-", "\u2212")
+
+
+def _with_unit(value: float, unit: str, scale: float | None = None) -> str:
+    """``value`` and ``unit``; with ``scale``, to the decimals that give ``scale`` 3 digits."""
+    text = _fmt(value)
+    if scale is not None and np.isfinite(value) and np.isfinite(scale) and scale > 0:
+        decimals = max(0, 2 - int(np.floor(np.log10(scale))))
+        text = f"{value:.{decimals}f}".replace("-", "\u2212")
+        if float(text.replace("\u2212", "-")) == 0:
+            text = text.lstrip("\u2212")
+    return f"{text} {unit}" if unit else text
+
+
+def _fmt_exp(value: float) -> str:
+    """Compact tick label for a power-of-ten axis: 5e-4, 1e-3."""
+    mantissa, exponent = f"{value:.0e}".split("e")
+    return f"{mantissa}e{int(exponent)}".replace("-", "\u2212")
+
+
+def _panel_grid(k: int, panel_size: float = 3.6, max_cols: int = 3, aspect: float = 1.0):
+    """A constrained-layout Figure with exactly ``k`` axes laid out in rows of ``max_cols``."""
+    from matplotlib.figure import Figure
+
+    ncols = min(k, max_cols)
+    nrows = -(-k // ncols)
+    fig = Figure(figsize=(panel_size * aspect * ncols + 0.4, panel_size * nrows + 0.3),
+                 layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax in axes[k:]:
+        ax.remove()
+    return fig, list(axes[:k])
+
+
+def plot_parity(y_true, y_pred, names, units=None, path: str | Path | None = None):
+    """Predicted against true values, one panel per target, with the 1:1 line.
+
+    Each panel is annotated with R² (``sklearn.metrics.r2_score(y_true, y_pred)``),
+    RMSE and bias (mean of pred − true). Up to 5,000 points per panel are drawn as
+    small semi-transparent dots; more as a hexbin density (viridis, log counts).
+    Rows where either value is not finite are left out of that target's panel.
+
+    Args:
+        y_true: true values, shape (n, k) (or (n,) for one target).
+        y_pred: predicted values, same shape.
+        names: the k target names, for axis labels and titles.
+        units: the k unit strings (e.g. ``["K", "dex", ""]``); ``""`` for dimensionless.
+        path: where to save the figure (PNG/PDF by extension); None to only return it.
+
+    Returns:
+        The saved path, or the matplotlib Figure when ``path`` is None.
+    """
+    from sklearn.metrics import r2_score
+
+    y_true, y_pred, names, units = _targets(y_true, y_pred, names, units)
+    dense = np.count_nonzero(np.isfinite(y_true) & np.isfinite(y_pred), axis=0)
+    fig, axes = _panel_grid(y_true.shape[1],
+                            aspect=1.18 if dense.max() > PARITY_HEXBIN_THRESHOLD else 1.0)
+    for j, ax in enumerate(axes):
+        ok = np.isfinite(y_true[:, j]) & np.isfinite(y_pred[:, j])
+        t, p = y_true[ok, j], y_pred[ok, j]
+        n = t.size
+        if n:
+            lo, hi = float(min(t.min(), p.min())), float(max(t.max(), p.max()))
+        else:
+            lo, hi = 0.0, 1.0
+        pad = 0.04 * (hi - lo) if hi > lo else max(abs(lo) * 0.05, 0.5)
+        lo, hi = lo - pad, hi + pad
+        if n > PARITY_HEXBIN_THRESHOLD:
+            hb = ax.hexbin(t, p, gridsize=60, bins="log", mincnt=1, cmap="viridis",
+                           extent=(lo, hi, lo, hi), linewidths=0, rasterized=True)
+            fig.colorbar(hb, ax=ax, label="points per bin", shrink=0.8, pad=0.02)
+        elif n:
+            alpha = float(np.clip(30 / np.sqrt(n), 0.15, 0.8))
+            ax.scatter(t, p, s=7, alpha=alpha, color=OKABE_ITO["blue"], edgecolors="none",
+                       rasterized=True)
+        ax.plot([lo, hi], [lo, hi], color=OKABE_ITO["black"], lw=1, ls="--", zorder=3,
+                label="1:1")
+        ax.set_xlim(lo, hi)
+        ax.set_ylim(lo, hi)
+        ax.set_aspect("equal", adjustable="box")
+        ax.set_xlabel(_label(f"true {names[j]}", units[j]))
+        ax.set_ylabel(_label(f"predicted {names[j]}", units[j]))
+        ax.set_title(names[j])
+        ax.grid(True, color="0.9", lw=0.6, zorder=0)
+        ax.set_axisbelow(True)
+
+        r2 = float(r2_score(t, p)) if n >= 2 else float("nan")
+        resid = p - t
+        rmse = float(np.sqrt(np.mean(resid**2))) if n else float("nan")
+        bias = float(np.mean(resid)) if n else float("nan")
+        r2_text = f"{r2:.3f}".replace("-", "\u2212") if np.isfinite(r2) else "n/a"
+        stats = "\n".join([
+            f"R² = {r2_text}",
+            f"RMSE = {_with_unit(rmse, units[j])}",
+            f"bias = {_with_unit(bias, units[j], scale=rmse)}",
+            f"n = {n:,}",
+        ])
+        ax.text(0.04, 0.96, stats, transform=ax.transAxes, ha="left", va="top", fontsize=9,
+                zorder=4, gid="parity-stats",
+                bbox=dict(boxstyle="round,pad=0.35", fc="white", ec="0.7", alpha=0.85))
+        ax.legend(loc="lower right", fontsize=8, frameon=False)
+    return _save_or_return(fig, path)
+
+
+def plot_residuals(y_true, y_pred, names, units=None, path: str | Path | None = None):
+    """Histogram of residuals (pred − true), one panel per target.
+
+    Vertical lines mark zero and ±q68, the 68 % quantile of |residual|. The histogram
+    spans the central 99 % of residuals (widened to show the lines); the count of
+    residuals beyond that range is noted in the panel.
+
+    Args:
+        y_true: true values, shape (n, k) (or (n,) for one target).
+        y_pred: predicted values, same shape.
+        names: the k target names.
+        units: the k unit strings; ``""`` for dimensionless.
+        path: where to save the figure (PNG/PDF by extension); None to only return it.
+
+    Returns:
+        The saved path, or the matplotlib Figure when ``path`` is None.
+    """
+    y_true, y_pred, names, units = _targets(y_true, y_pred, names, units)
+    fig, axes = _panel_grid(y_true.shape[1], panel_size=3.6)
+    for j, ax in enumerate(axes):
+        resid = y_pred[:, j] - y_true[:, j]
+        resid = resid[np.isfinite(resid)]
+        n = resid.size
+        q68 = float(np.quantile(np.abs(resid), 0.68)) if n else float("nan")
+        if n:
+            lo, hi = (float(v) for v in np.quantile(resid, [0.005, 0.995]))
+            lo, hi = min(lo, -q68, 0.0), max(hi, q68, 0.0)
+            if hi <= lo:
+                lo, hi = lo - 0.5, hi + 0.5
+            pad = 0.03 * (hi - lo)
+            lo, hi = lo - pad, hi + pad
+            bins = int(np.clip(np.sqrt(n), 10, 80))
+            ax.hist(resid, bins=bins, range=(lo, hi), color=OKABE_ITO["blue"], alpha=0.75,
+                    edgecolor="white", linewidth=0.3)
+            ax.set_xlim(lo, hi)
+            outside = int(np.count_nonzero((resid < lo) | (resid > hi)))
+            note = f"n = {n:,}" + (f", {outside:,} outside range" if outside else "")
+        else:
+            note = "no finite residuals"
+        ax.axvline(0.0, color=OKABE_ITO["black"], lw=1.2, label="zero")
+        if np.isfinite(q68):
+            label = f"±q68 = {_with_unit(q68, units[j])}"
+            ax.axvline(-q68, color=OKABE_ITO["vermillion"], lw=1.2, ls="--", label=label)
+            ax.axvline(q68, color=OKABE_ITO["vermillion"], lw=1.2, ls="--")
+        ax.set_xlabel(_label(f"{names[j]} residual (pred \u2212 true)", units[j]))
+        ax.set_ylabel("count")
+        ax.set_title(names[j])
+        ax.legend(loc="upper left", fontsize=8, title=note, title_fontsize=8,
+                  alignment="left", framealpha=0.9, edgecolor="0.8")
+        ax.set_ylim(0, ax.get_ylim()[1] * 1.35)  # headroom for the legend
+    return _save_or_return(fig, path)
+
+
+def plot_loss_curves(history: dict, path: str | Path | None = None):
+    """Training and validation loss per epoch on a log axis, best validation epoch marked.
+
+    Args:
+        history: dict with lists ``train_loss`` and ``val_loss`` (one value per epoch,
+            epoch 1 first) and optionally ``lr`` (learning rate per epoch), drawn in a
+            second, smaller panel below with a shared epoch axis.
+        path: where to save the figure (PNG/PDF by extension); None to only return it.
+
+    Returns:
+        The saved path, or the matplotlib Figure when ``path`` is None.
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
+
+    missing = [key for key in ("train_loss", "val_loss") if key not in history]
+    if missing:
+        raise KeyError(f"history lacks {missing}; it has {sorted(history)}")
+    train = np.asarray(history["train_loss"], dtype=float)
+    val = np.asarray(history["val_loss"], dtype=float)
+    lr = history.get("lr")
+    lr = None if lr is None or len(lr) == 0 else np.asarray(lr, dtype=float)
+
+    fig = Figure(figsize=(7, 5.6 if lr is not None else 4.4), layout="constrained")
+    if lr is not None:
+        ax, ax_lr = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1.2])
+    else:
+        ax, ax_lr = fig.add_subplot(), None
+
+    ax.plot(np.arange(1, train.size + 1), train, color=OKABE_ITO["blue"], lw=1.6,
+            marker="o" if train.size <= 30 else None, ms=3, label="training")
+    ax.plot(np.arange(1, val.size + 1), val, color=OKABE_ITO["orange"], lw=1.6,
+            marker="s" if val.size <= 30 else None, ms=3, label="validation")
+    finite = np.concatenate([train[np.isfinite(train)], val[np.isfinite(val)]])
+    if finite.size and finite.min() > 0:
+        ax.set_yscale("log")
+    if np.isfinite(val).any():
+        best = int(np.nanargmin(val))
+        ax.axvline(best + 1, color=OKABE_ITO["vermillion"], lw=1, ls=":")
+        ax.plot(best + 1, val[best], marker="*", ms=13, color=OKABE_ITO["vermillion"],
+                mec="black", mew=0.5, ls="none", zorder=4,
+                label=f"best validation: epoch {best + 1} ({_fmt(val[best])})")
+    ax.set_ylabel("loss")
+    ax.grid(True, which="major", color="0.88", lw=0.6)
+    ax.legend(loc="upper right", fontsize=9, framealpha=0.9, edgecolor="0.8")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if ax_lr is None:
+        ax.set_xlabel("epoch")
+    else:
+        ax_lr.plot(np.arange(1, lr.size + 1), lr, color=OKABE_ITO["bluish_green"], lw=1.4)
+        finite_lr = lr[np.isfinite(lr)]
+        if finite_lr.size and finite_lr.min() > 0 and finite_lr.max() > finite_lr.min():
+            ax_lr.set_yscale("log")
+            decades = np.log10(finite_lr.max() / finite_lr.min())
+            subs = (1.0, 2.0, 5.0) if decades < 1.5 else (1.0,)
+            ax_lr.yaxis.set_major_locator(LogLocator(subs=subs, numticks=5))
+            ax_lr.yaxis.set_minor_locator(LogLocator(subs="all"))
+            ax_lr.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _fmt_exp(v)))
+            ax_lr.yaxis.set_minor_formatter(NullFormatter())
+        ax_lr.set_ylabel("learning rate")
+        ax_lr.set_xlabel("epoch")
+        ax_lr.grid(True, which="major", color="0.88", lw=0.6)
+        ax_lr.xaxis.set_major_locator(MaxNLocator(integer=True))
+    return _save_or_return(fig, path)

@@ -1,0 +1,179 @@
+"""Preprocessing fitted on the training split only, saved with the model, applied identically
+at inference (TelescopeML's DataMaster scaling, with its train/inference mismatches removed).
+
+Inputs to a network are two arrays:
+
+* ``spectrum``: one row per spectrum, one column per wavelength;
+* ``extra``: per-spectrum scalar features — log10 of the minimum and maximum flux,
+  standardised column-wise (TelescopeML used raw min/max, which span 17 orders of
+  magnitude on its grid).
+
+Targets are optionally log10-transformed (TelescopeML does so for Teff) and then
+standardised column-wise. All standard deviations use ddof=0, in training and at
+inference alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from atmoscope.errors import AtmoscopeError
+
+__all__ = ["Preprocessor", "SPECTRUM_MODES"]
+
+#: ``row``: per-spectrum z-score of the flux (TelescopeML); ``log_row``: per-spectrum
+#: z-score of log10 flux (keeps the shape of deep bands that linear flux flattens);
+#: ``column_standard`` / ``column_minmax``: per-wavelength scaling of log10 flux.
+SPECTRUM_MODES = ("row", "log_row", "column_standard", "column_minmax")
+_TINY = 1e-300
+
+
+def _log10(flux: np.ndarray) -> np.ndarray:
+    return np.log10(np.maximum(flux, _TINY))
+
+
+def _row_standardise(x: np.ndarray) -> np.ndarray:
+    mean = x.mean(axis=1, keepdims=True)
+    std = x.std(axis=1, keepdims=True)
+    return (x - mean) / np.where(std > 0, std, 1.0)
+
+
+@dataclass
+class Preprocessor:
+    """Fitted transforms of spectra and targets.
+
+    Args:
+        targets: target names, in the column order of the arrays given to it.
+        log_targets: targets to log10 before standardising (default temperature).
+        spectrum_mode: one of :data:`SPECTRUM_MODES`.
+        minmax_features: whether to produce the ``extra`` min/max flux features.
+    """
+
+    targets: Sequence[str]
+    log_targets: Sequence[str] = ("temperature",)
+    spectrum_mode: str = "log_row"
+    minmax_features: bool = True
+
+    def __post_init__(self) -> None:
+        self.targets = tuple(self.targets)
+        self.log_targets = tuple(t for t in self.log_targets if t in self.targets)
+        if self.spectrum_mode not in SPECTRUM_MODES:
+            raise AtmoscopeError(
+                f"unknown spectrum mode {self.spectrum_mode!r}; choose from {SPECTRUM_MODES}"
+            )
+
+    # --- fitting ----------------------------------------------------------------------
+    def fit(self, flux: np.ndarray, y: np.ndarray) -> Preprocessor:
+        """Learn the column statistics from the TRAINING spectra and targets only."""
+        flux = np.asarray(flux, dtype=np.float64)
+        y = self._forward_targets(np.asarray(y, dtype=np.float64))
+        self.y_mean_ = y.mean(axis=0)
+        self.y_std_ = self._safe(y.std(axis=0))
+        self.n_wavelengths_ = flux.shape[1]
+        logf = _log10(flux)
+        if self.spectrum_mode == "column_standard":
+            self.x_center_ = logf.mean(axis=0)
+            self.x_scale_ = self._safe(logf.std(axis=0))
+        elif self.spectrum_mode == "column_minmax":
+            self.x_center_ = logf.min(axis=0)
+            self.x_scale_ = self._safe(logf.max(axis=0) - logf.min(axis=0))
+        if self.minmax_features:
+            feats = self._raw_extra(logf)
+            self.extra_mean_ = feats.mean(axis=0)
+            self.extra_std_ = self._safe(feats.std(axis=0))
+        return self
+
+    @staticmethod
+    def _safe(scale: np.ndarray) -> np.ndarray:
+        return np.where(scale > 0, scale, 1.0)
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "y_mean_"):
+            raise AtmoscopeError("preprocessor is not fitted; call fit() first")
+
+    # --- spectra ----------------------------------------------------------------------
+    @staticmethod
+    def _raw_extra(logf: np.ndarray) -> np.ndarray:
+        return np.stack([logf.min(axis=1), logf.max(axis=1)], axis=1)
+
+    def transform_spectra(self, flux: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Network inputs ``(spectrum, extra)`` as float32; ``extra`` has 0 columns when
+        the min/max features are off."""
+        self._check_fitted()
+        flux = np.atleast_2d(np.asarray(flux, dtype=np.float64))
+        if flux.shape[1] != self.n_wavelengths_:
+            raise AtmoscopeError(
+                f"spectra have {flux.shape[1]} wavelengths, the model expects "
+                f"{self.n_wavelengths_}"
+            )
+        logf = _log10(flux)
+        if self.spectrum_mode == "row":
+            x = _row_standardise(flux)
+        elif self.spectrum_mode == "log_row":
+            x = _row_standardise(logf)
+        else:
+            x = (logf - self.x_center_) / self.x_scale_
+        if self.minmax_features:
+            extra = (self._raw_extra(logf) - self.extra_mean_) / self.extra_std_
+        else:
+            extra = np.zeros((flux.shape[0], 0))
+        return x.astype(np.float32), extra.astype(np.float32)
+
+    # --- targets ----------------------------------------------------------------------
+    def _forward_targets(self, y: np.ndarray) -> np.ndarray:
+        y = np.array(y, dtype=np.float64, ndmin=2)
+        for t in self.log_targets:
+            j = self.targets.index(t)
+            if np.any(y[:, j] <= 0):
+                raise AtmoscopeError(f"target {t!r} must be positive to take its log10")
+            y[:, j] = np.log10(y[:, j])
+        return y
+
+    def transform_targets(self, y: np.ndarray) -> np.ndarray:
+        """Physical targets → standardised network targets (float32)."""
+        self._check_fitted()
+        return ((self._forward_targets(y) - self.y_mean_) / self.y_std_).astype(np.float32)
+
+    def inverse_transform_targets(self, z: np.ndarray) -> np.ndarray:
+        """Standardised network outputs → physical units (float64)."""
+        self._check_fitted()
+        y = np.array(z, dtype=np.float64, ndmin=2) * self.y_std_ + self.y_mean_
+        for t in self.log_targets:
+            j = self.targets.index(t)
+            y[:, j] = 10.0 ** y[:, j]
+        return y
+
+    # --- persistence --------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        """JSON-serialisable state (configuration and fitted statistics)."""
+        self._check_fitted()
+        state = {
+            "targets": list(self.targets),
+            "log_targets": list(self.log_targets),
+            "spectrum_mode": self.spectrum_mode,
+            "minmax_features": self.minmax_features,
+            "n_wavelengths_": int(self.n_wavelengths_),
+        }
+        for name in ("y_mean_", "y_std_", "x_center_", "x_scale_", "extra_mean_", "extra_std_"):
+            if hasattr(self, name):
+                state[name] = getattr(self, name).tolist()
+        return state
+
+    @classmethod
+    def from_dict(cls, state: dict) -> Preprocessor:
+        """Rebuild a fitted preprocessor from :meth:`to_dict` output."""
+        try:
+            pre = cls(state["targets"], state["log_targets"], state["spectrum_mode"],
+                      state["minmax_features"])
+            pre.n_wavelengths_ = int(state["n_wavelengths_"])
+            for name in ("y_mean_", "y_std_", "x_center_", "x_scale_", "extra_mean_",
+                         "extra_std_"):
+                if name in state:
+                    setattr(pre, name, np.asarray(state[name], dtype=np.float64))
+            pre._check_fitted()
+        except (KeyError, TypeError, ValueError) as exc:
+            raise AtmoscopeError(f"invalid preprocessing state ({exc})") from None
+        return pre

@@ -1,0 +1,127 @@
+"""Train / validation / test splits of a grid.
+
+Two kinds:
+
+* :func:`random_split` — TelescopeML's: test 10 %, validation 10 % of the rest, with
+  scikit-learn's ``train_test_split`` and the same seed, so the very same rows (25,019 /
+  2,780 / 3,089 of 30,888 for seed 42). Test spectra then sit between training spectra
+  on all sides, which flatters every model.
+* :func:`node_split` — leave-nodes-out: whole grid values of chosen parameters (e.g.
+  every third Teff node) are held out, so the test measures interpolation *between*
+  grid nodes — what a real spectrum, which never sits on a node, needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from atmoscope.data.grid import SpectralGrid
+from atmoscope.errors import AtmoscopeError
+
+__all__ = ["Split", "node_split", "random_split", "parse_holdout", "make_split"]
+
+
+@dataclass(frozen=True)
+class Split:
+    """Row indices of the three parts, and how they were made."""
+
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+    description: dict
+
+    def sizes(self) -> tuple[int, int, int]:
+        return len(self.train), len(self.val), len(self.test)
+
+
+def random_split(n: int, test_size: float = 0.1, val_size: float = 0.1, seed: int = 42) -> Split:
+    """TelescopeML's random row split (identical rows for the same seed)."""
+    from sklearn.model_selection import train_test_split
+
+    rows = np.arange(n)
+    train_val, test = train_test_split(rows, test_size=test_size, random_state=seed)
+    train, val = train_test_split(train_val, test_size=val_size, random_state=seed)
+    return Split(np.asarray(train), np.asarray(val), np.asarray(test),
+                 {"kind": "random", "test_size": test_size, "val_size": val_size, "seed": seed})
+
+
+def _held_nodes(nodes: np.ndarray, rule) -> np.ndarray:
+    if isinstance(rule, str):
+        if rule.startswith("every"):
+            step = int(rule[5:] or 3)
+            # every step-th node, never the first or last, so the test stays interpolation
+            return nodes[1:-1][1::step]
+        if rule == "interior":
+            return nodes[1:-1]
+        raise AtmoscopeError(f"unknown hold-out rule {rule!r} (use everyN, interior or values)")
+    values = np.asarray(rule, dtype=float)
+    missing = values[~np.isin(values, nodes)]
+    if missing.size:
+        raise AtmoscopeError(f"hold-out value(s) {missing.tolist()} are not grid nodes")
+    return values
+
+
+def node_split(
+    grid: SpectralGrid,
+    holdout: Mapping[str, str | Sequence[float]] | None = None,
+    val_size: float = 0.1,
+    seed: int = 42,
+) -> Split:
+    """Leave-nodes-out split.
+
+    Args:
+        grid: the grid.
+        holdout: parameter → nodes to hold out: a list of values, ``"everyN"`` (every
+            N-th interior node, e.g. ``"every3"``) or ``"interior"``. A spectrum goes to
+            the test set when any of its parameters takes a held-out value. Default
+            ``{"temperature": "every3"}``.
+        val_size: fraction of the remaining spectra used for validation (random, seeded).
+        seed: seed of the validation shuffle.
+
+    Returns:
+        The split; ``description["holdout"]`` lists the held-out values.
+    """
+    holdout = dict(holdout or {"temperature": "every3"})
+    nodes = grid.unique_values()
+    test_mask = np.zeros(grid.n_spectra, dtype=bool)
+    held = {}
+    for name, rule in holdout.items():
+        if name not in nodes:
+            raise AtmoscopeError(f"cannot hold out {name!r}: not a parameter of the grid")
+        values = _held_nodes(nodes[name], rule)
+        held[name] = values.tolist()
+        test_mask |= np.isin(grid.parameters[name].to_numpy(), values)
+    rest = np.flatnonzero(~test_mask)
+    if test_mask.sum() == 0 or rest.size < 2:
+        raise AtmoscopeError(f"hold-out {held} leaves an empty test or training set")
+    rest = np.random.default_rng(seed).permutation(rest)
+    n_val = int(round(val_size * rest.size))
+    return Split(np.sort(rest[n_val:]), np.sort(rest[:n_val]), np.flatnonzero(test_mask),
+                 {"kind": "nodes", "holdout": held, "val_size": val_size, "seed": seed})
+
+
+def parse_holdout(text: str) -> dict[str, str | list[float]]:
+    """``"temperature=700,900;gravity=every3"`` → ``{"temperature": [700, 900], ...}``."""
+    out: dict[str, str | list[float]] = {}
+    for part in filter(None, (p.strip() for p in text.split(";"))):
+        name, sep, rule = part.partition("=")
+        if not sep or not name.strip() or not rule.strip():
+            raise AtmoscopeError(f"hold-out {part!r} is not NAME=VALUES or NAME=everyN")
+        rule = rule.strip()
+        try:
+            out[name.strip()] = [float(v) for v in rule.split(",")]
+        except ValueError:
+            out[name.strip()] = rule
+    return out
+
+
+def make_split(grid: SpectralGrid, kind: str, seed: int = 42, holdout: str | None = None) -> Split:
+    """The split the CLI asks for: ``random`` or ``nodes``."""
+    if kind == "random":
+        return random_split(grid.n_spectra, seed=seed)
+    if kind == "nodes":
+        return node_split(grid, parse_holdout(holdout) if holdout else None, seed=seed)
+    raise AtmoscopeError(f"unknown split {kind!r} (random or nodes)")

@@ -1,0 +1,68 @@
+"""The regression report: a model's accuracy on a set of grid spectra, noiseless and noisy."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from atmoscope.data.grid import SpectralGrid
+from atmoscope.evaluation.metrics import add_noise, regression_metrics
+
+__all__ = ["evaluate_predictor", "format_report", "TARGET_LABELS"]
+
+#: How each TelescopeML target is named and measured in reports.
+TARGET_LABELS = {
+    "gravity": ("log g", "dex"),
+    "temperature": ("Teff", "K"),
+    "c_o_ratio": ("C/O", ""),
+    "metallicity": ("[M/H]", "dex"),
+}
+
+
+def evaluate_predictor(
+    predict: Callable[[np.ndarray], np.ndarray],
+    grid: SpectralGrid,
+    rows: np.ndarray | None = None,
+    snrs: Sequence[float] = (10, 20, 50),
+    seed: int = 0,
+) -> dict:
+    """Score ``predict`` (flux → physical parameters in ``grid.targets`` order).
+
+    Args:
+        predict: the model's prediction function.
+        grid: grid holding the test spectra.
+        rows: which rows to score (default all).
+        snrs: also score on copies of the spectra with Gaussian noise at these S/N
+            (per pixel, σ = flux / S/N; see :func:`~atmoscope.evaluation.add_noise`).
+        seed: seed of the noise draws.
+
+    Returns:
+        ``{"n_spectra", "metrics": {target: {rmse, mae, r2, bias, ae68, ae95, n}},
+        "noisy": {"snr10": {...}, ...}, "predictions": array}`` in physical units.
+    """
+    rows = np.arange(grid.n_spectra) if rows is None else np.asarray(rows)
+    flux, truth = grid.flux[rows], grid.target_values[rows]
+    predicted = predict(flux)
+    report = {"n_spectra": int(len(rows)),
+              "metrics": regression_metrics(truth, predicted, grid.targets), "noisy": {}}
+    rng = np.random.default_rng(seed)
+    for snr in snrs:
+        noisy = predict(add_noise(flux, snr, rng))
+        report["noisy"][f"snr{snr:g}"] = regression_metrics(truth, noisy, grid.targets)
+    report["predictions"] = predicted
+    return report
+
+
+def format_report(report: dict) -> str:
+    """The report as a fixed-width table for the terminal."""
+    lines = [f"{'target':<12}{'RMSE':>10}{'MAE':>10}{'bias':>10}{'R²':>8}{'|err|68':>10}"
+             f"{'|err|95':>10}" + "".join(f"{'RMSE ' + k[3:]:>11}" for k in report["noisy"])]
+    for name, m in report["metrics"].items():
+        label, unit = TARGET_LABELS.get(name, (name, ""))
+        label = f"{label} [{unit}]" if unit else label
+        noisy = "".join(f"{report['noisy'][k][name]['rmse']:>11.4g}" for k in report["noisy"])
+        lines.append(f"{label:<12}{m['rmse']:>10.4g}{m['mae']:>10.4g}{m['bias']:>10.3g}"
+                     f"{m['r2']:>8.4f}{m['ae68']:>10.4g}{m['ae95']:>10.4g}{noisy}")
+    lines.append(f"({report['n_spectra']} spectra; 'RMSE snrN': Gaussian noise at S/N N per pixel)")
+    return "\n".join(lines)

@@ -1,0 +1,169 @@
+"""The model bundle: one directory holding everything needed to use and trust a model.
+
+``bundle.json``  architecture, training configuration, fitted preprocessing, wavelength
+                 grid and units, target names, history, test metrics, the training
+                 grid's content hash, the split, package versions.
+``weights.pt``   the network's state dict (tensors only; loaded with
+                 ``weights_only=True``, so no code is ever unpickled).
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import platform
+import shutil
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from atmoscope._version import __version__
+from atmoscope.data.preprocessing import Preprocessor
+from atmoscope.errors import AtmoscopeError
+from atmoscope.training.models import build_model
+
+__all__ = ["ModelBundle", "load_model", "FORMAT", "FORMAT_VERSION"]
+
+FORMAT = "atmoscope-model-bundle"
+FORMAT_VERSION = 1
+_META, _WEIGHTS = "bundle.json", "weights.pt"
+
+
+def package_versions() -> dict[str, str]:
+    import pandas
+    import sklearn
+
+    return {"atmoscope": __version__, "python": platform.python_version(),
+            "torch": torch.__version__, "numpy": np.__version__,
+            "pandas": pandas.__version__, "scikit-learn": sklearn.__version__}
+
+
+@dataclass
+class ModelBundle:
+    """A trained network with its preprocessing and provenance.
+
+    Use :meth:`predict` on flux arrays sampled on :attr:`wavelength`.
+    """
+
+    model: nn.Module
+    preprocessor: Preprocessor
+    wavelength: np.ndarray
+    wavelength_unit: str
+    flux_unit: str | None
+    targets: tuple[str, ...]
+    architecture: dict
+    training: dict
+    history: dict
+    metrics: dict
+    grid: dict
+    split: dict
+    versions: dict
+    created: str
+
+    @torch.no_grad()
+    def predict(self, flux: np.ndarray, batch_size: int = 8192) -> np.ndarray:
+        """Parameters in physical units, shape ``(n, n_targets)``, in :attr:`targets` order.
+
+        Args:
+            flux: spectra on this bundle's wavelength grid, shape ``(n, n_wavelengths)``.
+        """
+        flux = np.atleast_2d(np.asarray(flux, dtype=np.float64))
+        self.model.eval()
+        out = []
+        for i in range(0, len(flux), batch_size):
+            x, e = (torch.from_numpy(a) for a in
+                    self.preprocessor.transform_spectra(flux[i:i + batch_size]))
+            out.append(self.model(x, e).numpy())
+        z = np.concatenate(out) if out else np.zeros((0, len(self.targets)))
+        return self.preprocessor.inverse_transform_targets(z)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the bundle directory (replacing an existing one only once complete)."""
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.partial")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        meta = {
+            "format": FORMAT, "format_version": FORMAT_VERSION, "created": self.created,
+            "targets": list(self.targets), "wavelength": self.wavelength.tolist(),
+            "wavelength_unit": self.wavelength_unit, "flux_unit": self.flux_unit,
+            "architecture": self.architecture, "training": self.training,
+            "preprocessing": self.preprocessor.to_dict(), "history": self.history,
+            "metrics": self.metrics, "grid": self.grid, "split": self.split,
+            "versions": self.versions,
+        }
+        (tmp / _META).write_text(json.dumps(meta, indent=1))
+        torch.save(self.model.state_dict(), tmp / _WEIGHTS)
+        if path.exists():
+            shutil.rmtree(path)
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def from_trainer(cls, trainer, grid, split, metrics: dict | None = None) -> ModelBundle:
+        """Bundle a fitted :class:`~atmoscope.training.trainer.Trainer`."""
+        cfg = trainer.config_
+        return cls(
+            model=trainer.model_, preprocessor=trainer.preprocessor_,
+            wavelength=np.asarray(grid.wavelength), wavelength_unit=str(grid.wavelength_unit),
+            flux_unit=None if grid.flux_unit is None else str(grid.flux_unit),
+            targets=tuple(grid.targets),
+            architecture={"name": cfg.model, "options": cfg.model_options,
+                          "n_extra": int(trainer.preprocessor_.minmax_features) * 2},
+            training={**asdict(cfg), "best_epoch": trainer.best_epoch_,
+                      "epochs_run": len(trainer.history_["epoch"]),
+                      "stopped_because": trainer.stopped_because_,
+                      "train_seconds": trainer.train_seconds_},
+            history=trainer.history_, metrics=metrics or {},
+            grid={"source": grid.source, "content_hash": grid.content_hash,
+                  "n_spectra": grid.n_spectra},
+            split={**split.description, "sizes": list(split.sizes()),
+                   "test_rows": split.test.tolist()},
+            versions=package_versions(),
+            created=datetime.now(UTC).isoformat(timespec="seconds"),
+        )
+
+
+def load_model(path: str | Path) -> ModelBundle:
+    """Restore a bundle written by :meth:`ModelBundle.save`.
+
+    Raises:
+        AtmoscopeError: a missing, corrupt or incompatible bundle, in one line.
+    """
+    path = Path(path)
+    if not (path / _META).is_file() or not (path / _WEIGHTS).is_file():
+        raise AtmoscopeError(f"{path}: not a model bundle (needs {_META} and {_WEIGHTS})")
+    try:
+        meta = json.loads((path / _META).read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise AtmoscopeError(f"{path / _META}: corrupt bundle metadata ({exc})") from None
+    if meta.get("format") != FORMAT:
+        raise AtmoscopeError(f"{path}: not an atmoscope model bundle")
+    if meta.get("format_version", 0) > FORMAT_VERSION:
+        raise AtmoscopeError(f"{path}: bundle format {meta['format_version']} is newer than "
+                             f"this atmoscope ({__version__}) reads; upgrade atmoscope")
+    try:
+        arch = meta["architecture"]
+        pre = Preprocessor.from_dict(meta["preprocessing"])
+        model = build_model(arch["name"], len(meta["wavelength"]), arch["n_extra"],
+                            len(meta["targets"]), **arch["options"])
+        state = torch.load(path / _WEIGHTS, map_location="cpu", weights_only=True)
+        model.load_state_dict(state)
+    except KeyError as exc:
+        raise AtmoscopeError(f"{path}: bundle metadata lacks {exc}") from None
+    except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise AtmoscopeError(f"{path / _WEIGHTS}: weights do not load ({first})") from None
+    model.eval()
+    return ModelBundle(
+        model=model, preprocessor=pre, wavelength=np.asarray(meta["wavelength"]),
+        wavelength_unit=meta["wavelength_unit"], flux_unit=meta["flux_unit"],
+        targets=tuple(meta["targets"]), architecture=arch, training=meta["training"],
+        history=meta["history"], metrics=meta["metrics"], grid=meta["grid"],
+        split=meta["split"], versions=meta["versions"], created=meta["created"],
+    )
+

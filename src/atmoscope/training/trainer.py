@@ -1,0 +1,224 @@
+"""Training loop (TelescopeML's DeepTrainer, with validation-based early stopping,
+a wall-clock budget, atomic per-epoch checkpoints and exact resume)."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from atmoscope.data.grid import SpectralGrid
+from atmoscope.data.preprocessing import Preprocessor
+from atmoscope.data.splits import Split
+from atmoscope.errors import AtmoscopeError
+from atmoscope.training.models import MODELS, build_model
+
+__all__ = ["TrainConfig", "Trainer"]
+
+
+@dataclass
+class TrainConfig:
+    """What to train and how. ``None`` means: the architecture's own default
+    (its ``training_defaults``).
+
+    Args:
+        model: registered architecture name (``atmoscope.training.models.MODELS``).
+        model_options: keyword arguments of the architecture.
+        epochs: maximum number of epochs.
+        budget: wall-clock limit in seconds (None: no limit). The learning-rate
+            schedule runs on ``max(epoch progress, time progress)`` so it completes
+            within the budget.
+        noise_snr: ``(low, high)``: each training spectrum gets fresh Gaussian noise
+            at an S/N drawn log-uniformly in that range, every batch; ``()`` for none.
+    """
+
+    model: str = "default"
+    model_options: dict = field(default_factory=dict)
+    epochs: int = 300
+    budget: float | None = None
+    batch_size: int | None = None
+    lr: float | None = None
+    weight_decay: float | None = None
+    optimizer: str | None = None
+    loss: str | None = None
+    schedule: str | None = None
+    spectrum_mode: str | None = None
+    noise_snr: tuple[float, float] | tuple | None = None
+    patience: int | None = None
+    seed: int = 42
+
+    def resolved(self) -> TrainConfig:
+        """A copy with every ``None`` replaced by the architecture's default."""
+        if self.model not in MODELS:
+            raise AtmoscopeError(f"unknown model {self.model!r}; available: "
+                                 f"{', '.join(sorted(MODELS))}")
+        defaults = MODELS[self.model].training_defaults
+        values = asdict(self)
+        for key, value in values.items():
+            if value is None and key in defaults:
+                values[key] = defaults[key]
+        values["noise_snr"] = tuple(values["noise_snr"] or ())
+        return TrainConfig(**values)
+
+
+def _lr_factor(schedule: str, progress: float) -> float:
+    if schedule == "constant":
+        return 1.0
+    if schedule in ("onecycle", "cosine"):
+        warm = 0.05 if schedule == "onecycle" else 0.0
+        if progress < warm:
+            return 0.04 + 0.96 * progress / warm
+        p = (min(progress, 1.0) - warm) / (1.0 - warm)
+        return 0.5 * (1.0 + math.cos(math.pi * p)) * 0.999 + 0.001
+    raise AtmoscopeError(f"unknown schedule {schedule!r} (constant, cosine, onecycle)")
+
+
+def _loss_fn(name: str) -> nn.Module:
+    if name == "huber":
+        return nn.HuberLoss(delta=1.0)  # the mean over heads = TelescopeML's equal weights
+    if name == "mse":
+        return nn.MSELoss()
+    raise AtmoscopeError(f"unknown loss {name!r} (huber or mse)")
+
+
+def _atomic_save(obj, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch.save(obj, tmp)
+    tmp.replace(path)
+
+
+class Trainer:
+    """Fit a network on a grid split.
+
+    Args:
+        config: the training configuration.
+        checkpoint: file rewritten (atomically) after every epoch; with
+            ``resume=True`` training continues from it, losing at most the epoch
+            that was running.
+        progress: show a progress bar (epoch, losses, ETA).
+
+    After :meth:`fit`: ``model_``, ``preprocessor_``, ``history_`` (per-epoch lists),
+    ``config_`` (resolved), ``best_epoch_``, ``stopped_because_``, ``train_seconds_``.
+    """
+
+    def __init__(self, config: TrainConfig, checkpoint: str | Path | None = None,
+                 progress: bool = True) -> None:
+        self.config = config
+        self.checkpoint = checkpoint
+        self.progress = progress
+
+    def _noisy(self, flux: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        low, high = self.config_.noise_snr
+        snr = np.exp(rng.uniform(np.log(low), np.log(high), size=(len(flux), 1)))
+        noisy = flux * (1.0 + rng.standard_normal(flux.shape) / snr)
+        # a pixel pushed below zero by noise keeps a tiny positive value for the log
+        return np.where(noisy > 0, noisy, flux * 1e-3)
+
+    def fit(self, grid: SpectralGrid, split: Split, resume: bool = False) -> Trainer:
+        """Train on ``split.train``; stop early on ``split.val`` loss; keep the best epoch."""
+        cfg = self.config_ = self.config.resolved()
+        torch.manual_seed(cfg.seed)
+        y = grid.target_values
+        pre = Preprocessor(grid.targets, spectrum_mode=cfg.spectrum_mode)
+        self.preprocessor_ = pre.fit(grid.flux[split.train], y[split.train])
+        x_val, e_val = (torch.from_numpy(a) for a in pre.transform_spectra(grid.flux[split.val]))
+        y_val = torch.from_numpy(pre.transform_targets(y[split.val]))
+        train_flux, y_train = grid.flux[split.train], pre.transform_targets(y[split.train])
+
+        model = self.model_ = build_model(cfg.model, grid.n_wavelengths, e_val.shape[1],
+                                          len(grid.targets), **cfg.model_options)
+        if cfg.optimizer == "adam":
+            opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        elif cfg.optimizer == "adamw":
+            opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        else:
+            raise AtmoscopeError(f"unknown optimizer {cfg.optimizer!r} (adam or adamw)")
+        loss_fn = _loss_fn(cfg.loss)
+
+        history = {"epoch": [], "train_loss": [], "val_loss": [], "lr": [], "seconds": []}
+        start_epoch, elapsed, best_val, best_state, best_epoch = 0, 0.0, math.inf, None, -1
+        ckpt_path = Path(self.checkpoint) if self.checkpoint else None
+        if resume:
+            if ckpt_path is None or not ckpt_path.is_file():
+                raise AtmoscopeError(f"cannot resume: no checkpoint at {ckpt_path}")
+            state = torch.load(ckpt_path, weights_only=True)
+            if state["config"] != asdict(cfg) or state["grid_hash"] != grid.content_hash:
+                raise AtmoscopeError(f"{ckpt_path}: checkpoint is for another configuration "
+                                     "or grid; start again without --resume")
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            history, elapsed = state["history"], state["elapsed"]
+            best_val, best_state, best_epoch = state["best_val"], state["best_state"], \
+                state["best_epoch"]
+            start_epoch = state["epoch"] + 1
+
+        from tqdm.auto import tqdm
+
+        n, bs = len(train_flux), cfg.batch_size
+        steps_per_epoch = math.ceil(n / bs)
+        total_steps = cfg.epochs * steps_per_epoch
+        self.stopped_because_ = "epochs"
+        bar = tqdm(total=cfg.epochs, initial=start_epoch, desc=f"train {cfg.model}",
+                   unit="epoch", dynamic_ncols=True, mininterval=0.5,
+                   disable=None if self.progress else True)  # None: only on a terminal
+        t0 = time.perf_counter() - elapsed
+        for epoch in range(start_epoch, cfg.epochs):
+            # seeded per epoch, so a resumed run draws the same batches and noise
+            rng = np.random.default_rng([cfg.seed, epoch])
+            torch.manual_seed(cfg.seed * 100_003 + epoch)
+            model.train()
+            order = rng.permutation(n)
+            total, lr = 0.0, cfg.lr
+            for i in range(steps_per_epoch):
+                rows = order[i * bs:(i + 1) * bs]
+                flux = train_flux[rows]
+                if cfg.noise_snr:
+                    flux = self._noisy(flux, rng)
+                xb, eb = (torch.from_numpy(a) for a in pre.transform_spectra(flux))
+                progress = (epoch * steps_per_epoch + i) / total_steps
+                if cfg.budget:
+                    progress = max(progress, (time.perf_counter() - t0) / cfg.budget)
+                lr = cfg.lr * _lr_factor(cfg.schedule, progress)
+                for group in opt.param_groups:
+                    group["lr"] = lr
+                opt.zero_grad(set_to_none=True)
+                loss = loss_fn(model(xb, eb), torch.from_numpy(y_train[rows]))
+                loss.backward()
+                opt.step()
+                total += loss.item() * len(rows)
+            model.eval()
+            with torch.no_grad():
+                val = loss_fn(model(x_val, e_val), y_val).item()
+            elapsed = time.perf_counter() - t0
+            for key, value in zip(history, (epoch, total / n, val, lr, elapsed), strict=True):
+                history[key].append(value)
+            if val < best_val:
+                best_val, best_epoch = val, epoch
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            bar.set_postfix(train=f"{total / n:.4f}", val=f"{val:.4f}", best=best_epoch,
+                            lr=f"{lr:.1e}")
+            bar.update(1)
+            if ckpt_path is not None:
+                _atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(),
+                              "epoch": epoch, "history": history, "elapsed": elapsed,
+                              "best_val": best_val, "best_state": best_state,
+                              "best_epoch": best_epoch, "config": asdict(cfg),
+                              "grid_hash": grid.content_hash}, ckpt_path)
+            if epoch - best_epoch >= cfg.patience:
+                self.stopped_because_ = f"no validation improvement for {cfg.patience} epochs"
+                break
+            if cfg.budget and elapsed >= cfg.budget:
+                self.stopped_because_ = f"time budget of {cfg.budget:g} s"
+                break
+        bar.close()
+        if best_state is not None:
+            model.load_state_dict(best_state)
+        model.eval()
+        self.history_, self.best_epoch_, self.train_seconds_ = history, best_epoch, elapsed
+        return self
