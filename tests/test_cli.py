@@ -123,10 +123,12 @@ def test_help_and_version(capsys):
 
 
 def test_demo(tmp_path):
-    result = run("demo", "--out", tmp_path / "demo")
+    result = run("demo", "--out", tmp_path / "demo", "--budget", "5")
     assert result.returncode == 0, result.stderr
     assert "embedded grid: 30888 spectra × 104 wavelengths" in result.stdout
     assert "duplicate spectra: 0" in result.stdout
     assert (tmp_path / "demo" / "synthetic_grid.csv").stat().st_size > 1e7
     png = (tmp_path / "demo" / "grid_spectra.png").read_bytes()
     assert png.startswith(b"\x89PNG")
+    assert "Teff [K]" in result.stdout and "RMSE snr20" in result.stdout
+    assert (tmp_path / "demo" / "model" / "bundle.json").is_file()

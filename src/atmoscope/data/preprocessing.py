@@ -4,9 +4,11 @@ at inference (TelescopeML's DataMaster scaling, with its train/inference mismatc
 Inputs to a network are two arrays:
 
 * ``spectrum``: one row per spectrum, one column per wavelength;
-* ``extra``: per-spectrum scalar features — log10 of the minimum and maximum flux,
-  standardised column-wise (TelescopeML used raw min/max, which span 17 orders of
-  magnitude on its grid).
+* ``extra``: per-spectrum scalar features that keep the absolute flux level the
+  per-spectrum scaling removes, standardised column-wise: ``minmax``, log10 of the
+  minimum and maximum flux (TelescopeML used them raw, although they span 17 orders
+  of magnitude on its grid), or ``moments``, the mean and standard deviation of log10
+  flux (averages over all pixels, so noise barely moves them, unlike a minimum).
 
 Targets are optionally log10-transformed (TelescopeML does so for Teff) and then
 standardised column-wise. All standard deviations use ddof=0, in training and at
@@ -22,12 +24,13 @@ import numpy as np
 
 from atmoscope.errors import AtmoscopeError
 
-__all__ = ["Preprocessor", "SPECTRUM_MODES"]
+__all__ = ["EXTRA_FEATURES", "Preprocessor", "SPECTRUM_MODES"]
 
 #: ``row``: per-spectrum z-score of the flux (TelescopeML); ``log_row``: per-spectrum
 #: z-score of log10 flux (keeps the shape of deep bands that linear flux flattens);
 #: ``column_standard`` / ``column_minmax``: per-wavelength scaling of log10 flux.
 SPECTRUM_MODES = ("row", "log_row", "column_standard", "column_minmax")
+EXTRA_FEATURES = ("minmax", "moments", "none")
 _TINY = 1e-300
 
 
@@ -49,13 +52,13 @@ class Preprocessor:
         targets: target names, in the column order of the arrays given to it.
         log_targets: targets to log10 before standardising (default temperature).
         spectrum_mode: one of :data:`SPECTRUM_MODES`.
-        minmax_features: whether to produce the ``extra`` min/max flux features.
+        extra_features: ``"minmax"``, ``"moments"`` or ``"none"`` (see module doc).
     """
 
     targets: Sequence[str]
     log_targets: Sequence[str] = ("temperature",)
     spectrum_mode: str = "log_row"
-    minmax_features: bool = True
+    extra_features: str = "minmax"
 
     def __post_init__(self) -> None:
         self.targets = tuple(self.targets)
@@ -64,6 +67,9 @@ class Preprocessor:
             raise AtmoscopeError(
                 f"unknown spectrum mode {self.spectrum_mode!r}; choose from {SPECTRUM_MODES}"
             )
+        if self.extra_features not in EXTRA_FEATURES:
+            raise AtmoscopeError(f"unknown extra features {self.extra_features!r}; "
+                                 f"choose from {EXTRA_FEATURES}")
 
     # --- fitting ----------------------------------------------------------------------
     def fit(self, flux: np.ndarray, y: np.ndarray) -> Preprocessor:
@@ -80,7 +86,7 @@ class Preprocessor:
         elif self.spectrum_mode == "column_minmax":
             self.x_center_ = logf.min(axis=0)
             self.x_scale_ = self._safe(logf.max(axis=0) - logf.min(axis=0))
-        if self.minmax_features:
+        if self.extra_features != "none":
             feats = self._raw_extra(logf)
             self.extra_mean_ = feats.mean(axis=0)
             self.extra_std_ = self._safe(feats.std(axis=0))
@@ -95,13 +101,18 @@ class Preprocessor:
             raise AtmoscopeError("preprocessor is not fitted; call fit() first")
 
     # --- spectra ----------------------------------------------------------------------
-    @staticmethod
-    def _raw_extra(logf: np.ndarray) -> np.ndarray:
+    @property
+    def n_extra(self) -> int:
+        return 0 if self.extra_features == "none" else 2
+
+    def _raw_extra(self, logf: np.ndarray) -> np.ndarray:
+        if self.extra_features == "moments":
+            return np.stack([logf.mean(axis=1), logf.std(axis=1)], axis=1)
         return np.stack([logf.min(axis=1), logf.max(axis=1)], axis=1)
 
     def transform_spectra(self, flux: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Network inputs ``(spectrum, extra)`` as float32; ``extra`` has 0 columns when
-        the min/max features are off."""
+        the extra features are off."""
         self._check_fitted()
         flux = np.atleast_2d(np.asarray(flux, dtype=np.float64))
         if flux.shape[1] != self.n_wavelengths_:
@@ -116,7 +127,7 @@ class Preprocessor:
             x = _row_standardise(logf)
         else:
             x = (logf - self.x_center_) / self.x_scale_
-        if self.minmax_features:
+        if self.extra_features != "none":
             extra = (self._raw_extra(logf) - self.extra_mean_) / self.extra_std_
         else:
             extra = np.zeros((flux.shape[0], 0))
@@ -154,7 +165,7 @@ class Preprocessor:
             "targets": list(self.targets),
             "log_targets": list(self.log_targets),
             "spectrum_mode": self.spectrum_mode,
-            "minmax_features": self.minmax_features,
+            "extra_features": self.extra_features,
             "n_wavelengths_": int(self.n_wavelengths_),
         }
         for name in ("y_mean_", "y_std_", "x_center_", "x_scale_", "extra_mean_", "extra_std_"):
@@ -167,7 +178,7 @@ class Preprocessor:
         """Rebuild a fitted preprocessor from :meth:`to_dict` output."""
         try:
             pre = cls(state["targets"], state["log_targets"], state["spectrum_mode"],
-                      state["minmax_features"])
+                      state["extra_features"])
             pre.n_wavelengths_ = int(state["n_wavelengths_"])
             for name in ("y_mean_", "y_std_", "x_center_", "x_scale_", "extra_mean_",
                          "extra_std_"):

@@ -113,7 +113,7 @@ class ModelBundle:
             flux_unit=None if grid.flux_unit is None else str(grid.flux_unit),
             targets=tuple(grid.targets),
             architecture={"name": cfg.model, "options": cfg.model_options,
-                          "n_extra": int(trainer.preprocessor_.minmax_features) * 2},
+                          "n_extra": trainer.preprocessor_.n_extra},
             training={**asdict(cfg), "best_epoch": trainer.best_epoch_,
                       "epochs_run": len(trainer.history_["epoch"]),
                       "stopped_because": trainer.stopped_because_,

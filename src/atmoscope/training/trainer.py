@@ -49,6 +49,7 @@ class TrainConfig:
     loss: str | None = None
     schedule: str | None = None
     spectrum_mode: str | None = None
+    extra_features: str | None = None
     noise_snr: tuple[float, float] | tuple | None = None
     patience: int | None = None
     seed: int = 42
@@ -125,7 +126,8 @@ class Trainer:
         cfg = self.config_ = self.config.resolved()
         torch.manual_seed(cfg.seed)
         y = grid.target_values
-        pre = Preprocessor(grid.targets, spectrum_mode=cfg.spectrum_mode)
+        pre = Preprocessor(grid.targets, spectrum_mode=cfg.spectrum_mode,
+                           extra_features=cfg.extra_features)
         self.preprocessor_ = pre.fit(grid.flux[split.train], y[split.train])
         x_val, e_val = (torch.from_numpy(a) for a in pre.transform_spectra(grid.flux[split.val]))
         y_val = torch.from_numpy(pre.transform_targets(y[split.val]))
