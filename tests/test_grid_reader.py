@@ -234,7 +234,8 @@ def test_duplicate_spectra_can_be_dropped(file_with_duplicates):
         none = read_grid(file_with_duplicates, drop_duplicates="none")
     assert first.n_spectra == 3 and first.n_duplicate_spectra == 0
     assert first.parameters["temperature"].tolist() == [800.0, 900.0, 1000.0]
-    assert none.n_spectra == 1 and none.parameters["temperature"].tolist() == [1000.0]
+    # the conflicting pair goes entirely; the merely repeated row keeps one copy
+    assert none.n_spectra == 2 and none.parameters["temperature"].tolist() == [900.0, 1000.0]
 
 
 def test_grid_is_immutable_and_consistent(bobcat104):

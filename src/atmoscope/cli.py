@@ -191,7 +191,8 @@ def _parse_snr_range(value: str | None):
               "(default) or 'temperature=700,900;gravity=every3'.")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Bundle directory to write.")
-@click.option("--epochs", type=click.IntRange(1), default=300, show_default=True)
+@click.option("--epochs", type=click.IntRange(1), default=None,
+              help="Maximum epochs (default 300, more on small grids: at least 3,000 steps).")
 @click.option("--budget", type=click.FloatRange(min=1), default=None,
               help="Wall-clock limit for training, in seconds.")
 @click.option("--batch-size", type=click.IntRange(1), default=None,
@@ -202,31 +203,44 @@ def _parse_snr_range(value: str | None):
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option("--resume", is_flag=True, help="Continue from the checkpoint beside --out.")
 @click.option("--json", "as_json", is_flag=True, help="Print the test metrics as JSON.")
+@click.option("--drop-duplicates", type=click.Choice(["first", "none"]), default="none",
+              show_default=True, help="Identical spectra: keep the first of each group, or "
+              "none of a group whose parameters conflict.")
+@click.option("--scale-free", is_flag=True, help="Use only the spectrum's shape, not its "
+              "absolute flux level (for observed spectra of unknown distance and radius).")
+@click.option("--ensemble", type=click.IntRange(1), default=1, show_default=True,
+              help="Train N members with seeds seed, seed+1, ... into OUT/member-i.")
 @_grid_options
 def train_cmd(grid_path, model, split_kind, holdout, out, epochs, budget, batch_size, lr,
-              noise_snr, seed, resume, as_json, targets, wavelength_unit, flux_unit) -> None:
+              noise_snr, seed, resume, as_json, drop_duplicates, scale_free, ensemble, targets,
+              wavelength_unit, flux_unit) -> None:
     """Train a model on a grid and write a bundle (weights, preprocessing, provenance)."""
     from atmoscope.data.splits import make_split
     from atmoscope.evaluation.report import format_report
     from atmoscope.training.trainer import TrainConfig
     from atmoscope.training.workflow import train_bundle
 
-    g = _load_grid(grid_path, targets, wavelength_unit, flux_unit, drop_duplicates="first")
+    g = _load_grid(grid_path, targets, wavelength_unit, flux_unit, drop_duplicates)
     split = make_split(g, split_kind, seed=seed, holdout=holdout)
-    config = TrainConfig(model=model, epochs=epochs, budget=budget, batch_size=batch_size,
-                         lr=lr, noise_snr=_parse_snr_range(noise_snr), seed=seed)
     n_train, n_val, n_test = split.sizes()
     click.echo(f"{g}: {split_kind} split {n_train} train / {n_val} validation / {n_test} test",
                err=as_json)
-    bundle, report = train_bundle(g, split, config, out, resume=resume)
-    t = bundle.training
-    if as_json:
-        click.echo(json.dumps({k: v for k, v in report.items() if k != "predictions"}, indent=2))
-        return
-    click.echo(f"trained {t['model']} for {t['epochs_run']} epochs in {t['train_seconds']:.0f} s "
-               f"(best epoch {t['best_epoch'] + 1}; stopped: {t['stopped_because']})")
-    click.echo(format_report(report))
-    click.echo(f"bundle: {out}")
+    for member in range(ensemble):
+        config = TrainConfig(model=model, epochs=epochs, budget=budget, batch_size=batch_size,
+                             lr=lr, noise_snr=_parse_snr_range(noise_snr), seed=seed + member,
+                             extra_features="none" if scale_free else None)
+        target = out if ensemble == 1 else out / f"member-{member}"
+        bundle, report = train_bundle(g, split, config, target, resume=resume)
+        t = bundle.training
+        if as_json:
+            click.echo(json.dumps({k: v for k, v in report.items() if k != "predictions"},
+                                  indent=2))
+            continue
+        click.echo(f"trained {t['model']} for {t['epochs_run']} epochs in "
+                   f"{t['train_seconds']:.0f} s (best epoch {t['best_epoch'] + 1}; stopped: "
+                   f"{t['stopped_because']})")
+        click.echo(format_report(report))
+        click.echo(f"bundle: {target}")
 
 
 @cli.command("evaluate")
@@ -235,16 +249,18 @@ def train_cmd(grid_path, model, split_kind, holdout, out, epochs, budget, batch_
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--plots", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for parity, residual and loss-curve figures.")
+@click.option("--drop-duplicates", type=click.Choice(["first", "none"]), default="none",
+              show_default=True, help="As for train (the same choice finds the same test split).")
 @_grid_options
-def evaluate_cmd(bundle_path, grid_path, as_json, plots, targets, wavelength_unit,
-                 flux_unit) -> None:
+def evaluate_cmd(bundle_path, grid_path, as_json, plots, drop_duplicates, targets,
+                 wavelength_unit, flux_unit) -> None:
     """Regression report of a bundle on a grid (its test split if it is the training grid)."""
     from atmoscope.evaluation.report import format_report
     from atmoscope.training.bundle import load_model
     from atmoscope.training.workflow import evaluate_bundle, write_figures
 
     bundle = load_model(bundle_path)
-    g = _load_grid(grid_path, targets, wavelength_unit, flux_unit, drop_duplicates="first")
+    g = _load_grid(grid_path, targets, wavelength_unit, flux_unit, drop_duplicates)
     report, rows = evaluate_bundle(bundle, g)
     if plots is not None:
         truth = g.parameters[list(bundle.targets)].to_numpy()[rows]
@@ -256,6 +272,140 @@ def evaluate_cmd(bundle_path, grid_path, as_json, plots, targets, wavelength_uni
         return
     click.echo(f"{bundle_path} on {grid_path}: {report['rows']}")
     click.echo(format_report(report))
+
+
+# --- predict / report -------------------------------------------------------------------
+def _prediction_options(func):
+    options = [
+        click.option("--draws", type=click.IntRange(0), default=100, show_default=True,
+                     help="Monte-Carlo draws over the flux errors, per model."),
+        click.option("--seed", type=int, default=0, show_default=True),
+        click.option("--distance", type=click.FloatRange(min=0, min_open=True), default=None,
+                     help="Distance in pc (with --radius: scale to surface flux)."),
+        click.option("--radius", type=click.FloatRange(min=0, min_open=True), default=None,
+                     help="Radius in R_Jup."),
+        click.option("--grid", "grid_path", type=click.Path(path_type=Path), default=None,
+                     help="Training grid for the model spectrum (default: the bundle's)."),
+        click.option("--grid-flux", type=click.Choice(["fnu", "flambda"]), default=None,
+                     help="Kind of flux density in the grid, if its unit was not recorded."),
+        click.option("--allow-partial", is_flag=True,
+                     help="Mask model pixels the spectrum does not cover instead of refusing."),
+        click.option("--wave-col", default=None, help="Wavelength column (name or 0-based index)."),
+        click.option("--flux-col", default=None, help="Flux column (name or index)."),
+        click.option("--err-col", default=None, help="Error column (name or index)."),
+        click.option("--wave-unit", default=None, help="Wavelength unit if the file does not say."),
+        click.option("--spectrum-flux-unit", "spec_flux_unit", default=None,
+                     help="Flux unit if the file does not say (e.g. 'erg/s/cm2/AA', 'Jy')."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _column(value: str | None):
+    return int(value) if value is not None and value.isdigit() else value
+
+
+def _make_predictor(bundle_path, draws, seed, distance, radius, grid_path, grid_flux,
+                    allow_partial):
+    from atmoscope.prediction import Predictor, load_ensemble
+
+    if (distance is None) != (radius is None):
+        raise click.UsageError("--distance and --radius go together")
+    return Predictor(load_ensemble(bundle_path), grid=grid_path, n_draws=draws, seed=seed,
+                     distance_pc=distance, radius_rjup=radius, allow_partial=allow_partial,
+                     grid_flux_kind=grid_flux)
+
+
+@cli.command("predict")
+@click.argument("bundle_path", metavar="BUNDLE", type=click.Path(path_type=Path))
+@click.argument("spectra", metavar="FILE_OR_GLOB...", nargs=-1, required=True)
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Catalog table: .csv or .parquet, one row per spectrum.")
+@click.option("--json", "as_json", is_flag=True, help="One spectrum: print one JSON object.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="One spectrum: also write a self-contained HTML report.")
+@_prediction_options
+def predict_cmd(bundle_path, spectra, out, as_json, report_path, draws, seed, distance, radius,
+                grid_path, grid_flux, allow_partial, wave_col, flux_col, err_col, wave_unit,
+                spec_flux_unit) -> None:
+    """Predict parameters, with uncertainties, of observed spectra (CSV, text, FITS).
+
+    BUNDLE is a model bundle or a folder of bundles (an ensemble)."""
+    from atmoscope.prediction import predict_catalog, spectrum_files
+
+    predictor = _make_predictor(bundle_path, draws, seed, distance, radius, grid_path,
+                                grid_flux, allow_partial)
+    read = {"wave_col": _column(wave_col), "flux_col": _column(flux_col),
+            "err_col": _column(err_col), "wave_unit": wave_unit, "flux_unit": spec_flux_unit}
+    files = spectrum_files(spectra)
+    if len(files) == 1 and out is None:
+        prediction = predictor.predict(files[0], **read)
+        if report_path is not None:
+            from atmoscope.prediction.report import write_prediction_report
+
+            path = write_prediction_report(prediction, predictor, report_path)
+            click.echo(f"report: {path}", err=True)
+        if as_json:
+            click.echo(json.dumps(prediction.to_dict(), indent=2))
+            return
+        _echo_prediction(prediction)
+        return
+    if as_json or report_path is not None:
+        raise click.UsageError("--json and --report take one spectrum; use --out for many")
+    table = predict_catalog(predictor, files, **read)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if out.suffix == ".parquet":
+            table.to_parquet(out, index=False)
+        else:
+            table.to_csv(out, index=False)
+        click.echo(f"wrote {out}: {int((table.status == 'ok').sum())} of {len(table)} spectra "
+                   "predicted")
+    else:
+        click.echo(table.to_string(index=False))
+
+
+def _echo_prediction(prediction) -> None:
+    from atmoscope.evaluation.report import TARGET_LABELS
+
+    click.echo(f"{prediction.source}: {prediction.n_models} model(s) × "
+               f"{prediction.n_draws} Monte-Carlo draws")
+    click.echo(f"{'parameter':<14}{'mean':>10}{'std':>9}{'2.5%':>10}{'16%':>10}{'50%':>10}"
+               f"{'84%':>10}{'97.5%':>10}")
+    for name, s in prediction.summary().items():
+        label, unit = TARGET_LABELS.get(name, (name, ""))
+        label = f"{label} [{unit}]" if unit else label
+        click.echo(f"{label:<14}{s['mean']:>10.4g}{s['std']:>9.3g}" + "".join(
+            f"{s[k]:>10.4g}" for k in ("p2_5", "p16", "p50", "p84", "p97_5")))
+    if prediction.fit is not None:
+        f = prediction.fit
+        click.echo(f"χ² = {f.chi2:.1f} for {f.dof} degrees of freedom (reduced {f.reduced_chi2:.2f}, "
+                   f"p = {f.p_value:.2g}); flux scale {prediction.scale:.4g}")
+    if prediction.implied_radius_rjup is not None:
+        click.echo(f"implied radius: {prediction.implied_radius_rjup:.3f} R_Jup")
+    for flag in prediction.flags:
+        click.echo(f"note: {flag}")
+
+
+@cli.command("report")
+@click.argument("bundle_path", metavar="BUNDLE", type=click.Path(path_type=Path))
+@click.argument("spectrum", type=click.Path(path_type=Path))
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="HTML file to write (self-contained).")
+@_prediction_options
+def report_cmd(bundle_path, spectrum, out, draws, seed, distance, radius, grid_path, grid_flux,
+               allow_partial, wave_col, flux_col, err_col, wave_unit, spec_flux_unit) -> None:
+    """Predict one spectrum and write a self-contained HTML report."""
+    from atmoscope.prediction.report import write_prediction_report
+
+    predictor = _make_predictor(bundle_path, draws, seed, distance, radius, grid_path,
+                                grid_flux, allow_partial)
+    prediction = predictor.predict(spectrum, wave_col=_column(wave_col),
+                                   flux_col=_column(flux_col), err_col=_column(err_col),
+                                   wave_unit=wave_unit, flux_unit=spec_flux_unit)
+    _echo_prediction(prediction)
+    click.echo(f"report: {write_prediction_report(prediction, predictor, out)}")
 
 
 # --- demo ------------------------------------------------------------------------------

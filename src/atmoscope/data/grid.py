@@ -148,8 +148,9 @@ class SpectralGrid:
 
         Args:
             keep: ``"first"`` keeps the first row of each group of identical
-                spectra; ``"none"`` drops every member of a group, since which
-                parameters belong to the spectrum cannot be known.
+                spectra; ``"none"`` drops every member of a group whose parameters
+                differ, since which parameters belong to the spectrum cannot be
+                known (a group of merely repeated rows still keeps one).
 
         Returns:
             A new grid (the same object when there is nothing to drop).
@@ -159,7 +160,13 @@ class SpectralGrid:
         groups = self.duplicate_groups()
         if not groups:
             return self
-        drop = np.concatenate([g[1:] if keep == "first" else g for g in groups])
+        params = self.parameters.to_numpy()
+
+        def dropped(g: np.ndarray) -> np.ndarray:
+            conflicting = not np.all(params[g] == params[g[0]])
+            return g if keep == "none" and conflicting else g[1:]
+
+        drop = np.concatenate([dropped(g) for g in groups])
         return self.select(np.setdiff1d(np.arange(self.n_spectra), drop))
 
     # --- derived grids --------------------------------------------------------------

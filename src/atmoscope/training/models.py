@@ -62,7 +62,7 @@ class TelescopeMLCNN(nn.Module):
     training_defaults = {
         "optimizer": "adam", "lr": 1.889e-4, "weight_decay": 0.0, "batch_size": 32,
         "loss": "huber", "schedule": "constant", "spectrum_mode": "row", "extra_features": "minmax",
-        "noise_snr": None, "patience": 50,
+        "noise_snr": None, "patience": 50, "min_steps": 0,
     }
 
     def __init__(self, n_wavelengths: int, n_extra: int, n_targets: int,
@@ -128,7 +128,7 @@ class ResidualCNN(nn.Module):
     training_defaults = {
         "optimizer": "adamw", "lr": 3e-3, "weight_decay": 1e-4, "batch_size": 256,
         "loss": "mse", "schedule": "onecycle", "spectrum_mode": "log_row", "extra_features": "moments",
-        "noise_snr": (10.0, 1000.0), "patience": 100,
+        "noise_snr": (10.0, 1000.0), "patience": 100, "min_steps": 3000,
     }
 
     def __init__(self, n_wavelengths: int, n_extra: int, n_targets: int,

@@ -30,17 +30,22 @@ class TrainConfig:
     Args:
         model: registered architecture name (``atmoscope.training.models.MODELS``).
         model_options: keyword arguments of the architecture.
-        epochs: maximum number of epochs.
+        epochs: maximum number of epochs; default 300, or more on a small grid to
+            reach ``min_steps``.
         budget: wall-clock limit in seconds (None: no limit). The learning-rate
             schedule runs on ``max(epoch progress, time progress)`` so it completes
             within the budget.
         noise_snr: ``(low, high)``: each training spectrum gets fresh Gaussian noise
             at an S/N drawn log-uniformly in that range, every batch; ``()`` for none.
+        min_steps: when ``epochs`` is not given, at least this many optimiser steps:
+            on a small grid (Sonora Bobcat's 345 spectra make one batch per epoch) the
+            epochs rise to reach it, and the patience to a third of them, so the model
+            is not stopped after a few hundred steps.
     """
 
     model: str = "default"
     model_options: dict = field(default_factory=dict)
-    epochs: int = 300
+    epochs: int | None = None
     budget: float | None = None
     batch_size: int | None = None
     lr: float | None = None
@@ -52,6 +57,7 @@ class TrainConfig:
     extra_features: str | None = None
     noise_snr: tuple[float, float] | tuple | None = None
     patience: int | None = None
+    min_steps: int | None = None
     seed: int = 42
 
     def resolved(self) -> TrainConfig:
@@ -164,13 +170,16 @@ class Trainer:
 
         n, bs = len(train_flux), cfg.batch_size
         steps_per_epoch = math.ceil(n / bs)
-        total_steps = cfg.epochs * steps_per_epoch
+        epochs = cfg.epochs or max(300, math.ceil((cfg.min_steps or 0) / steps_per_epoch))
+        raised = cfg.epochs is None and epochs > 300
+        patience = max(cfg.patience, epochs // 3) if raised else cfg.patience
+        total_steps = epochs * steps_per_epoch
         self.stopped_because_ = "epochs"
-        bar = tqdm(total=cfg.epochs, initial=start_epoch, desc=f"train {cfg.model}",
+        bar = tqdm(total=epochs, initial=start_epoch, desc=f"train {cfg.model}",
                    unit="epoch", dynamic_ncols=True, mininterval=0.5,
                    disable=None if self.progress else True)  # None: only on a terminal
         t0 = time.perf_counter() - elapsed
-        for epoch in range(start_epoch, cfg.epochs):
+        for epoch in range(start_epoch, epochs):
             # seeded per epoch, so a resumed run draws the same batches and noise
             rng = np.random.default_rng([cfg.seed, epoch])
             torch.manual_seed(cfg.seed * 100_003 + epoch)
@@ -212,8 +221,8 @@ class Trainer:
                               "best_val": best_val, "best_state": best_state,
                               "best_epoch": best_epoch, "config": asdict(cfg),
                               "grid_hash": grid.content_hash}, ckpt_path)
-            if epoch - best_epoch >= cfg.patience:
-                self.stopped_because_ = f"no validation improvement for {cfg.patience} epochs"
+            if epoch - best_epoch >= patience:
+                self.stopped_because_ = f"no validation improvement for {patience} epochs"
                 break
             if cfg.budget and elapsed >= cfg.budget:
                 self.stopped_because_ = f"time budget of {cfg.budget:g} s"

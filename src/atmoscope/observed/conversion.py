@@ -1,0 +1,328 @@
+"""Units, resampling and flux scaling for observed spectra.
+
+* :func:`to_fnu`, :func:`to_flambda`: F_lambda ⇄ F_nu (astropy's
+  ``spectral_density``), errors converted with the same per-pixel factor.
+* :func:`resample`: flux-conserving resampling onto a model grid (SpectRes),
+  errors propagated, masked pixels left out, incomplete coverage refused or
+  masked.
+* :func:`scale_to_surface`, :func:`best_scale`, :func:`implied_radius`: from flux
+  at Earth to flux at the surface, with a fixed (d/R)² or a fitted scale.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import astropy.units as u
+import numpy as np
+from spectres import spectres
+
+from atmoscope.observed.readers import F_LAMBDA_CGS, F_NU_CGS, parse_unit
+from atmoscope.observed.spectrum import ObservedSpectrum, SpectrumError
+
+__all__ = [
+    "best_scale",
+    "implied_radius",
+    "resample",
+    "scale_to_surface",
+    "to_flambda",
+    "to_fnu",
+]
+
+
+# --- F_lambda ⇄ F_nu ---------------------------------------------------------------
+def _convert_flux(
+    spec: ObservedSpectrum, unit, kind: str, reference: u.UnitBase
+) -> ObservedSpectrum:
+    unit = parse_unit(unit) if isinstance(unit, str) else u.Unit(unit)
+    if not unit.is_equivalent(reference):
+        raise SpectrumError(f"target unit '{unit}' is not an {kind} unit (like '{reference}')")
+    if spec.flux.unit.physical_type == "dimensionless":
+        raise SpectrumError(
+            f"{spec._name()}: flux is dimensionless (normalised or of unknown unit) and cannot "
+            f"be converted to {kind}; read it with flux_unit= set"
+        )
+    # F_nu = F_lambda λ²/c is linear in the flux: convert a unit flux per pixel
+    # and apply that factor to flux and error alike (a ratio flux_new/flux
+    # would fail where the flux is zero).
+    try:
+        factor = (np.ones(spec.n_pixels) * spec.flux.unit).to_value(
+            unit, u.spectral_density(spec.wavelength)
+        )
+    except u.UnitConversionError:
+        raise SpectrumError(
+            f"{spec._name()}: flux unit '{spec.flux.unit}' cannot be converted to '{unit}'"
+        ) from None
+    return spec.replace(
+        flux=spec.flux.value * factor * unit,
+        error=None if spec.error is None else spec.error.value * factor * unit,
+    )
+
+
+def to_fnu(spec: ObservedSpectrum, unit: str | u.UnitBase = F_NU_CGS) -> ObservedSpectrum:
+    """The spectrum with its flux (and errors) per unit frequency.
+
+    Args:
+        spec: a spectrum in F_lambda or F_nu units.
+        unit: an F_nu unit (default erg s⁻¹ cm⁻² Hz⁻¹; ``'Jy'``, ``'mJy'``...).
+
+    Returns:
+        A new spectrum, same wavelengths and mask.
+
+    Raises:
+        SpectrumError: dimensionless flux, or ``unit`` not an F_nu unit.
+    """
+    return _convert_flux(spec, unit, "F_nu", F_NU_CGS)
+
+
+def to_flambda(spec: ObservedSpectrum, unit: str | u.UnitBase = F_LAMBDA_CGS) -> ObservedSpectrum:
+    """The spectrum with its flux (and errors) per unit wavelength.
+
+    Args:
+        spec: a spectrum in F_lambda or F_nu units.
+        unit: an F_lambda unit (default erg s⁻¹ cm⁻² Å⁻¹; ``'W m-2 um-1'``...).
+
+    Returns:
+        A new spectrum, same wavelengths and mask.
+
+    Raises:
+        SpectrumError: dimensionless flux, or ``unit`` not an F_lambda unit.
+    """
+    return _convert_flux(spec, unit, "F_lambda", F_LAMBDA_CGS)
+
+
+# --- resampling -----------------------------------------------------------------------
+def _edges(centres: np.ndarray) -> np.ndarray:
+    """Bin edges as SpectRes draws them: midpoints, the end bins mirrored."""
+    edges = np.empty(centres.size + 1)
+    edges[1:-1] = 0.5 * (centres[1:] + centres[:-1])
+    edges[0] = centres[0] - 0.5 * (centres[1] - centres[0])
+    edges[-1] = centres[-1] + 0.5 * (centres[-1] - centres[-2])
+    return edges
+
+
+def _span_um(lo: float, hi: float, unit: u.UnitBase) -> str:
+    lo_um, hi_um = (np.array([lo, hi]) * unit).to_value(u.um)
+    return f"{lo_um:.4f}–{hi_um:.4f} µm"
+
+
+def resample(
+    spec: ObservedSpectrum, new_wavelength: u.Quantity, *, allow_partial: bool = False
+) -> ObservedSpectrum:
+    """Flux-conserving resampling onto new wavelengths, errors propagated.
+
+    Uses SpectRes (Carnall 2017): each new bin's flux is the width-weighted mean
+    of the old bins it overlaps, so the integrated flux is kept; its error is
+    the matching combination of the old errors (white noise averaged over k
+    pixels shrinks by √k). Only usable pixels take part (``mask`` True, finite
+    flux and, when there are errors, finite positive errors). Bins are those
+    SpectRes draws: edges midway between neighbouring wavelengths.
+
+    A new bin that lies wholly inside a stretch of unusable pixels (a gap) would
+    otherwise get a value interpolated across the gap; it is masked and set to
+    NaN instead, and counted in ``meta['gap_masked']``.
+
+    Args:
+        spec: the spectrum, usable pixels in ascending order (as
+            :func:`~atmoscope.observed.clean_spectrum` returns them).
+        new_wavelength: strictly increasing target wavelengths (any length unit),
+            e.g. a model grid's.
+        allow_partial: when the spectrum does not cover every target bin, mask the
+            uncovered target pixels (NaN, ``mask`` False, counted in
+            ``meta['uncovered']``) instead of raising.
+
+    Returns:
+        The spectrum on ``new_wavelength`` (in its unit), flux in the original
+        unit.
+
+    Raises:
+        SpectrumError: target wavelengths not increasing, fewer than 2 usable
+            pixels, or (without ``allow_partial``) a target bin beyond the
+            spectrum, the message giving both ranges in µm.
+    """
+    new = u.Quantity(new_wavelength, dtype=np.float64)
+    if new.ndim != 1 or new.size < 2 or new.unit.physical_type != "length":
+        raise SpectrumError(
+            f"new_wavelength must be at least 2 wavelengths with a length unit, got {new!r}"
+        )
+    target = new.value
+    if not (np.all(np.isfinite(target)) and np.all(np.diff(target) > 0)):
+        raise SpectrumError("new_wavelength must be finite and strictly increasing")
+    name = spec._name()
+
+    wave = spec.wavelength.to_value(new.unit)
+    flux, error = spec.flux.value, None if spec.error is None else spec.error.value
+    usable = spec.mask & np.isfinite(wave) & np.isfinite(flux)
+    if error is not None:
+        with np.errstate(invalid="ignore"):
+            usable &= np.isfinite(error) & (error > 0)
+    if np.count_nonzero(usable) < 2:
+        raise SpectrumError(f"{name}: fewer than 2 usable pixels to resample")
+    w_good = wave[usable]
+    if not np.all(np.diff(w_good) > 0):
+        raise SpectrumError(
+            f"{name}: usable wavelengths are not strictly increasing; run clean_spectrum first"
+        )
+
+    source_edges, target_edges = _edges(w_good), _edges(target)
+    if target_edges[0] < source_edges[0] or target_edges[-1] > source_edges[-1]:
+        if not allow_partial:
+            have = _span_um(source_edges[0], source_edges[-1], new.unit)
+            want = _span_um(target_edges[0], target_edges[-1], new.unit)
+            raise SpectrumError(
+                f"{name}: the spectrum covers {have} but the target bins span {want}; "
+                "pass allow_partial=True to mask the uncovered target pixels"
+            )
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        result = spectres(
+            target, w_good, flux[usable],
+            spec_errs=None if error is None else error[usable], fill=np.nan, verbose=False,
+        )
+    new_flux, new_error = result if error is not None else (result, None)
+    covered = np.isfinite(new_flux)
+
+    # A gap: no usable pixel's own bin (drawn on the full pixel grid) overlaps the target bin.
+    pixels = np.unique(wave[np.isfinite(wave)])
+    pixel_edges = _edges(pixels) if pixels.size > 1 else source_edges
+    index = np.searchsorted(pixels, w_good)
+    good_lo, good_hi = pixel_edges[index], pixel_edges[index + 1]
+    last = np.searchsorted(good_lo, target_edges[1:], side="left") - 1
+    overlaps = (last >= 0) & (good_hi[np.clip(last, 0, None)] > target_edges[:-1])
+    gap = covered & ~overlaps
+    new_flux[gap] = np.nan
+    if new_error is not None:
+        new_error[gap] = np.nan
+
+    meta = dict(
+        spec.meta,
+        uncovered=int(np.count_nonzero(~covered)),
+        gap_masked=int(np.count_nonzero(gap)),
+        resampled_from=spec.n_pixels,
+    )
+    meta.pop("negative_flux", None)  # per-pixel flags of the old grid no longer apply
+    return ObservedSpectrum(
+        wavelength=new,
+        flux=new_flux * spec.flux.unit,
+        error=None if new_error is None else new_error * spec.flux.unit,
+        mask=covered & ~gap,
+        meta=meta,
+    )
+
+
+# --- flux scale -----------------------------------------------------------------------
+def _positive(value, unit: u.UnitBase, what: str) -> u.Quantity:
+    quantity = u.Quantity(value, unit)
+    if not (np.isscalar(quantity.value) and np.isfinite(quantity.value) and quantity.value > 0):
+        raise SpectrumError(f"{what} must be one positive finite number, got {value!r}")
+    return quantity
+
+
+def scale_to_surface(spec: ObservedSpectrum, distance_pc, radius_rjup) -> ObservedSpectrum:
+    """Flux at Earth → flux at the object's surface: times (d/R)².
+
+    This fixes the radius in advance, as TelescopeML does; :func:`best_scale`
+    with :func:`implied_radius` lets the data say what it is instead.
+
+    Args:
+        spec: the observed spectrum (flux at Earth).
+        distance_pc: distance, in parsec (or an astropy Quantity).
+        radius_rjup: radius, in Jupiter radii (or an astropy Quantity).
+
+    Returns:
+        A new spectrum, flux and errors multiplied by (d/R)²;
+        ``meta['surface_scale']`` records the factor, distance and radius.
+
+    Raises:
+        SpectrumError: distance or radius not positive.
+    """
+    distance = _positive(distance_pc, u.pc, "distance")
+    radius = _positive(radius_rjup, u.R_jup, "radius")
+    factor = float(((distance / radius).decompose()) ** 2)
+    meta = dict(
+        spec.meta,
+        surface_scale={
+            "factor": factor,
+            "distance_pc": float(distance.to_value(u.pc)),
+            "radius_rjup": float(radius.to_value(u.R_jup)),
+        },
+    )
+    return spec.replace(
+        flux=spec.flux * factor,
+        error=None if spec.error is None else spec.error * factor,
+        meta=meta,
+    )
+
+
+def best_scale(observed_flux, model_flux, error=None) -> float:
+    """The scale ``a`` minimising χ² = Σ ((o − a·m)/σ)², in closed form.
+
+    a = Σ(o·m/σ²) / Σ(m²/σ²). With ``o`` the flux at Earth and ``m`` the model's
+    surface flux, a = (R/d)² and :func:`implied_radius` gives R. Fitting ``a``
+    keeps the absolute flux level in the fit: TelescopeML instead scales the
+    observation by an assumed (d/R)² and then normalises every spectrum, so
+    the radius cancels out of its χ² and a wrong radius goes unnoticed.
+
+    Pixels where any input is NaN/inf, or σ ≤ 0, are left out.
+
+    Args:
+        observed_flux: observed fluxes (array or Quantity).
+        model_flux: model fluxes on the same wavelengths (array or Quantity in a
+            unit convertible to the observed one).
+        error: 1-σ errors of the observed fluxes; ``None`` weighs all pixels alike.
+
+    Returns:
+        The scale ``a`` (a float: observed unit per model unit when plain arrays
+        are given).
+
+    Raises:
+        SpectrumError: shapes differ, units do not match, or no usable pixel.
+    """
+    o, m, s = _same_unit(observed_flux, model_flux, error)
+    if s is None:
+        s = np.ones_like(o)
+    if not (o.shape == m.shape == s.shape):
+        raise SpectrumError(
+            f"observed {o.shape}, model {m.shape} and error {s.shape} must have the same shape"
+        )
+    with np.errstate(invalid="ignore"):
+        use = np.isfinite(o) & np.isfinite(m) & np.isfinite(s) & (s > 0)
+    weight = 1.0 / s[use] ** 2
+    denominator = np.sum(m[use] ** 2 * weight)
+    if not use.any() or denominator <= 0:
+        raise SpectrumError(
+            f"no usable pixel for the scale ({np.count_nonzero(use)} finite, model all zero there)"
+        )
+    return float(np.sum(o[use] * m[use] * weight) / denominator)
+
+
+def _same_unit(observed, model, error):
+    """Plain float arrays; with units, model and error converted to the observed unit."""
+    arrays = [observed, model, error]
+    if any(isinstance(a, u.Quantity) for a in arrays):
+        unit = observed.unit if isinstance(observed, u.Quantity) else u.dimensionless_unscaled
+        try:
+            arrays = [None if a is None else u.Quantity(a, unit).to_value(unit) for a in arrays]
+        except u.UnitConversionError as exc:
+            raise SpectrumError(f"observed, model and error units do not match ({exc})") from None
+    return [None if a is None else np.asarray(a, dtype=np.float64) for a in arrays]
+
+
+def implied_radius(scale: float, distance_pc) -> u.Quantity:
+    """The radius R = d·√a implied by a fitted scale ``a`` = (R/d)².
+
+    Args:
+        scale: ``a`` from :func:`best_scale`, observed flux at Earth over model
+            surface flux (in the same flux unit).
+        distance_pc: distance, in parsec (or an astropy Quantity).
+
+    Returns:
+        The radius as a Quantity in Jupiter radii.
+
+    Raises:
+        SpectrumError: ``scale`` or distance not positive.
+    """
+    a = _positive(scale, u.dimensionless_unscaled, "scale")
+    distance = _positive(distance_pc, u.pc, "distance")
+    return (distance * np.sqrt(a.value)).to(u.R_jup)

@@ -1,0 +1,268 @@
+"""Model spectra between the grid nodes.
+
+:class:`GridInterpolator` evaluates a grid's model spectrum at any parameter
+vector inside the grid, for χ² fits, posterior sampling or checking what a
+network predicts against the models themselves.
+
+* A **full-factorial** grid (every combination of the parameter nodes present,
+  like TelescopeML's training set) is interpolated multilinearly on its
+  rectangular lattice (:class:`scipy.interpolate.RegularGridInterpolator`).
+* An **irregular** grid (some combinations missing, like Sonora Bobcat, where
+  C/O varies only at [M/H] = 0 and [M/H] only at C/O = 1) is triangulated
+  (Delaunay) in parameter space scaled to unit range per axis, and
+  interpolated linearly inside the simplex of nodes that contains the point
+  (:class:`scipy.interpolate.LinearNDInterpolator`).
+
+Both interpolate log10 flux by default, so that spectra which change by orders
+of magnitude between nodes are interpolated geometrically, and both reproduce
+the node spectra exactly at the nodes. Neither extrapolates: a point outside
+the grid's parameter range (or, for an irregular grid, outside the convex hull
+of its nodes) is an :class:`~atmoscope.errors.AtmoscopeError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy.interpolate import LinearNDInterpolator, RegularGridInterpolator
+from scipy.spatial import QhullError
+from threadpoolctl import threadpool_limits  # a dependency of scikit-learn
+
+from atmoscope.data.grid import SpectralGrid
+from atmoscope.errors import AtmoscopeError
+
+__all__ = ["GridInterpolator"]
+
+
+def _format_point(names: Sequence[str], values: np.ndarray) -> str:
+    return ", ".join(f"{n}={v:g}" for n, v in zip(names, values, strict=True))
+
+
+class GridInterpolator:
+    """Interpolate a grid's model spectrum at any parameter vector inside the grid.
+
+    Args:
+        grid: the model grid.
+        params: names of the parameters to interpolate over, in the order that
+            array input to :meth:`__call__` uses; default every parameter of
+            the grid (targets first). Parameters whose value is the same in
+            every row are dropped (there is nothing to interpolate along).
+            Every parameter that varies in the grid must be included, or
+            spectra at the same parameter vector would be ambiguous.
+        log_flux: interpolate log10 flux (default; needs positive flux) rather
+            than flux itself.
+
+    Attributes:
+        params_: the parameters interpolated over, in order (constant ones
+            removed).
+        ignored_params_: the grid's parameters that are constant, with their
+            value; :meth:`__call__` ignores them.
+        is_regular_: whether the nodes form a full-factorial grid
+            (multilinear interpolation) rather than an irregular one
+            (linear interpolation on a Delaunay triangulation).
+        nodes_: each parameter's sorted node values.
+        bounds_: each parameter's ``(min, max)``.
+        n_nodes_: number of distinct parameter vectors (spectra) used.
+        wavelength: the grid's wavelengths (ascending); the columns of the
+            returned flux.
+
+    Raises:
+        AtmoscopeError: unknown parameter names, no varying parameter, rows
+            that share a parameter vector but differ in flux, non-positive
+            flux with ``log_flux=True``, or an irregular grid whose nodes
+            cannot be triangulated.
+
+    Example:
+        >>> interp = GridInterpolator(grid)
+        >>> flux = interp({"gravity": 5.0, "temperature": 1050.0,
+        ...                "c_o_ratio": 1.0, "metallicity": 0.0})
+    """
+
+    def __init__(
+        self, grid: SpectralGrid, params: Sequence[str] | None = None, log_flux: bool = True
+    ) -> None:
+        self.grid = grid
+        self.params = params
+        self.log_flux = log_flux
+        self._fit()
+
+    # --- construction --------------------------------------------------------------
+    def _fit(self) -> None:
+        grid = self.grid
+        columns = list(grid.parameters.columns)
+        if self.params is None:
+            requested = columns
+        else:
+            requested = [self.params] if isinstance(self.params, str) else list(self.params)
+            unknown = [p for p in requested if p not in columns]
+            if unknown:
+                raise AtmoscopeError(
+                    f"unknown parameter(s) {unknown}; the grid has {columns}"
+                )
+            if len(set(requested)) != len(requested):
+                raise AtmoscopeError(f"parameters listed twice in {requested}")
+        unique = grid.unique_values()
+        self.ignored_params_ = {p: float(unique[p][0]) for p in columns if unique[p].size == 1}
+        self.params_ = [p for p in requested if unique[p].size > 1]
+        if not self.params_:
+            raise AtmoscopeError("the grid has no varying parameter to interpolate over")
+        self.nodes_ = {p: unique[p] for p in self.params_}
+        self.bounds_ = {p: (float(v[0]), float(v[-1])) for p, v in self.nodes_.items()}
+        self.wavelength = grid.wavelength
+
+        flux = grid.flux
+        if self.log_flux:
+            if not np.all(flux > 0):
+                raise AtmoscopeError(
+                    "log_flux=True needs positive flux; the grid has zero flux "
+                    "(use log_flux=False)"
+                )
+            values = np.log10(flux)
+        else:
+            values = flux
+
+        points = grid.parameters[self.params_].to_numpy(dtype=np.float64) + 0.0
+        unique_points, first, inverse = np.unique(
+            points, axis=0, return_index=True, return_inverse=True
+        )
+        inverse = inverse.reshape(-1)
+        if unique_points.shape[0] < points.shape[0]:
+            differs = np.any(flux != flux[first][inverse], axis=1)
+            if np.any(differs):
+                row = int(np.flatnonzero(differs)[0])
+                raise AtmoscopeError(
+                    f"rows {int(first[inverse[row]])} and {row} share parameters "
+                    f"({_format_point(self.params_, points[row])}) but differ in flux; "
+                    f"interpolate over every varying parameter or select a sub-grid"
+                )
+        values = values[first]
+        self.n_nodes_ = int(unique_points.shape[0])
+
+        n_full = int(np.prod([v.size for v in self.nodes_.values()]))
+        self.is_regular_ = self.n_nodes_ == n_full
+        if self.is_regular_:
+            axes = tuple(self.nodes_[p] for p in self.params_)
+            index = tuple(
+                np.searchsorted(axis, unique_points[:, j]) for j, axis in enumerate(axes)
+            )
+            cube = np.empty(tuple(a.size for a in axes) + (values.shape[1],))
+            cube[index] = values
+            self._interpolator = RegularGridInterpolator(
+                axes, cube, method="linear", bounds_error=True
+            )
+        else:
+            self._offset = np.array([lo for lo, _ in self.bounds_.values()])
+            self._span = np.array([hi - lo for lo, hi in self.bounds_.values()])
+            try:
+                self._interpolator = LinearNDInterpolator(
+                    self._scale(unique_points), values, fill_value=np.nan
+                )
+            except (QhullError, ValueError) as exc:
+                first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+                raise AtmoscopeError(
+                    f"cannot triangulate the irregular grid over {self.params_} "
+                    f"(its nodes may lie in a lower-dimensional subspace): {first_line}"
+                ) from exc
+            # The barycentric transforms are computed lazily, one tiny LAPACK call
+            # per simplex; a multi-threaded BLAS on a busy machine can take seconds
+            # over them (spinning threads), so compute them now on one thread.
+            with threadpool_limits(limits=1, user_api="blas"):
+                _ = self._interpolator.tri.transform
+
+    def _scale(self, x: np.ndarray) -> np.ndarray:
+        return (x - self._offset) / self._span
+
+    # --- evaluation ----------------------------------------------------------------
+    def _as_points(self, params) -> np.ndarray:
+        """Parameter vectors as an ``(n, k)`` array in the order of :attr:`params_`."""
+        if isinstance(params, pd.Series):
+            params = params.to_dict()
+        if isinstance(params, Mapping | pd.DataFrame):
+            missing = [p for p in self.params_ if p not in params]
+            if missing:
+                raise AtmoscopeError(
+                    f"missing parameter(s) {missing}; the interpolator needs {self.params_}"
+                )
+            try:
+                cols = [np.atleast_1d(np.asarray(params[p], dtype=np.float64))
+                        for p in self.params_]
+                cols = np.broadcast_arrays(*cols)
+            except (TypeError, ValueError) as exc:
+                raise AtmoscopeError(f"parameter values must be numbers: {exc}") from exc
+            if cols[0].ndim != 1:
+                raise AtmoscopeError("each parameter must be a scalar or a 1-D array")
+            points = np.column_stack(cols)
+        else:
+            try:
+                points = np.asarray(params, dtype=np.float64)
+            except (TypeError, ValueError) as exc:
+                raise AtmoscopeError(f"parameter values must be numbers: {exc}") from exc
+            if points.ndim == 1:
+                points = points[None, :]
+            if points.ndim != 2 or points.shape[1] != len(self.params_):
+                raise AtmoscopeError(
+                    f"parameter array must have shape (n, {len(self.params_)}) "
+                    f"with columns {self.params_}, got shape {np.shape(params)}"
+                )
+        bad = ~np.isfinite(points)
+        if np.any(bad):
+            row, col = np.argwhere(bad)[0]
+            raise AtmoscopeError(
+                f"non-finite {self.params_[col]} ({points[row, col]}) in parameter row {row}"
+            )
+        return points + 0.0
+
+    def _check_inside(self, points: np.ndarray) -> None:
+        for j, p in enumerate(self.params_):
+            lo, hi = self.bounds_[p]
+            outside = (points[:, j] < lo) | (points[:, j] > hi)
+            if np.any(outside):
+                value = points[np.flatnonzero(outside)[0], j]
+                raise AtmoscopeError(
+                    f"{p} = {value:g} is outside the grid's range {lo:g}–{hi:g}"
+                )
+
+    def __call__(self, params) -> np.ndarray:
+        """Interpolated model spectra.
+
+        Args:
+            params: parameter vectors: a mapping or DataFrame with (at least)
+                the columns :attr:`params_` (scalars or 1-D arrays that
+                broadcast; other keys are ignored), or an array of shape
+                ``(n, k)`` (or ``(k,)``) in the order of :attr:`params_`.
+
+        Returns:
+            Flux of shape ``(n, n_wavelengths)`` in the grid's flux unit, on
+            :attr:`wavelength`.
+
+        Raises:
+            AtmoscopeError: missing or non-finite parameters, a wrong array
+                shape, or a point outside the grid's range (naming the
+                parameter, its value and the range) or, for an irregular grid,
+                outside the convex hull of its nodes.
+        """
+        points = self._as_points(params)
+        self._check_inside(points)
+        if self.is_regular_:
+            values = self._interpolator(points)
+        else:
+            values = self._interpolator(self._scale(points))
+            outside = np.isnan(values).any(axis=1)
+            if np.any(outside):
+                row = int(np.flatnonzero(outside)[0])
+                raise AtmoscopeError(
+                    f"({_format_point(self.params_, points[row])}) lies outside the convex "
+                    f"hull of the irregular grid's nodes (each value is within range, but "
+                    f"this combination is not covered)"
+                )
+        values = np.atleast_2d(values)
+        return 10.0**values if self.log_flux else values
+
+    def __repr__(self) -> str:
+        kind = "regular" if self.is_regular_ else "irregular"
+        return (
+            f"GridInterpolator({kind}, {self.n_nodes_} nodes over {self.params_}, "
+            f"log_flux={self.log_flux})"
+        )
