@@ -130,5 +130,9 @@ def test_demo(tmp_path):
     assert (tmp_path / "demo" / "synthetic_grid.csv").stat().st_size > 1e7
     png = (tmp_path / "demo" / "grid_spectra.png").read_bytes()
     assert png.startswith(b"\x89PNG")
-    assert "Teff [K]" in result.stdout and "RMSE snr20" in result.stdout
+    assert "Teff [K]" in result.stdout and "RMSE 20" in result.stdout
     assert (tmp_path / "demo" / "model" / "bundle.json").is_file()
+    # ends with "predict my spectrum" on a mock observation, and its HTML report
+    assert "mock observation" in result.stdout and "Teff [K]" in result.stdout
+    report = (tmp_path / "demo" / "report.html").read_text()
+    assert report.count("data:image/png;base64,") >= 3

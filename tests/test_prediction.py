@@ -101,3 +101,23 @@ def test_level_dependent_model_needs_distance_and_radius(grids, shared_data, tmp
     p = Predictor(bundle, n_draws=0, grid=grid, distance_pc=11.134, radius_rjup=0.81).predict(
         shared_data / "observed" / "HD3651B_spex_prism.csv")
     assert p.implied_radius_rjup is not None and np.isfinite(p.point).all()
+
+
+def test_cli_report_for_the_tutorial_objects(bobcat_ensemble, shared_data, tmp_path, capsys):
+    for name in ("HD3651B_spex_prism.csv", "GJ570D_spex_prism.csv",
+                 "Ross458C_telescopeml_tutorial.csv"):
+        out = tmp_path / f"{name}.html"
+        assert main(["report", str(bobcat_ensemble), str(shared_data / "observed" / name),
+                     "--out", str(out), "--draws", "20"]) == 0
+        printed = capsys.readouterr().out
+        assert "Teff [K]" in printed and "χ² =" in printed
+        html = out.read_text()
+        assert html.count("data:image/png;base64,") >= 3 and "Teff" in html
+
+
+def test_unitless_spex_library_file(bobcat_ensemble, shared_data):
+    import glob
+
+    files = sorted(glob.glob(str(shared_data / "spex_prism_library" / "spectra" / "*.fits.gz")))
+    table = predict_catalog(Predictor(bobcat_ensemble, n_draws=5), files[:8], progress=False)
+    assert len(table) == 8 and (table.status == "ok").sum() >= 6

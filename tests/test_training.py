@@ -280,3 +280,15 @@ def test_killed_training_resumes_losing_at_most_one_epoch(small_file, tmp_path):
     history = load_model(out).history
     assert history["epoch"][: saved + 1] == list(range(saved + 1))
     assert history["epoch"] == list(range(len(history["epoch"])))  # nothing lost or repeated
+
+
+def test_cli_trains_an_ensemble_into_a_new_folder(small_file, tmp_path, capsys):
+    from atmoscope.prediction import load_ensemble
+
+    out = tmp_path / "new" / "ensemble"
+    assert main(["train", "--grid", str(small_file), "--model", "resmlp", "--out", str(out),
+                 "--epochs", "2", "--ensemble", "2", "--scale-free"]) == 0
+    members = load_ensemble(out)
+    assert len(members) == 2
+    assert [m.training["seed"] for m in members] == [42, 43]
+    assert all(m.preprocessor.extra_features == "none" for m in members)

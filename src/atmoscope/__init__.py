@@ -2,9 +2,20 @@
 
 Machine-learning models trained on grids of model-atmosphere spectra, a
 re-implementation and extension of TelescopeML (Gharib-Nezhad et al. 2024,
-JOSS). The subpackages follow the workflow: :mod:`atmoscope.data` (grids),
-:mod:`atmoscope.synthetic` (the embedded default grid), :mod:`atmoscope.fetch`
-(reference data), :mod:`atmoscope.plots` and the ``atmoscope`` command line.
+JOSS). The subpackages follow the workflow:
+
+* :mod:`atmoscope.data` — training grids: reading, validation, splits, preprocessing;
+* :mod:`atmoscope.synthetic` — the embedded analytic default grid;
+* :mod:`atmoscope.training` — architectures, trainer, model bundles;
+* :mod:`atmoscope.evaluation` — regression reports and baselines;
+* :mod:`atmoscope.observed` — reading, cleaning, converting and resampling observed spectra;
+* :mod:`atmoscope.prediction` — parameters with uncertainties, catalogs, sensitivity;
+* :mod:`atmoscope.statistics` — grid interpolation, χ² and fit quality;
+* :mod:`atmoscope.reporting`, :mod:`atmoscope.plots` — figures and HTML reports;
+* :mod:`atmoscope.fetch` — reference data; and the ``atmoscope`` command line.
+
+Names that need PyTorch (``load_model``, ``Predictor``) are imported on first use,
+so ``import atmoscope`` stays light.
 """
 
 from atmoscope._version import __version__
@@ -15,10 +26,27 @@ from atmoscope.synthetic import synthetic_grid, synthetic_spectra
 __all__ = [
     "AtmoscopeError",
     "GridError",
+    "Predictor",
     "SpectralGrid",
     "__version__",
+    "load_model",
     "read_grid",
+    "read_spectrum",
     "synthetic_grid",
     "synthetic_spectra",
     "write_grid",
 ]
+
+_LAZY = {
+    "load_model": "atmoscope.training.bundle",
+    "Predictor": "atmoscope.prediction.predictor",
+    "read_spectrum": "atmoscope.observed.readers",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'atmoscope' has no attribute {name!r}")

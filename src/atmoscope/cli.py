@@ -416,7 +416,8 @@ def report_cmd(bundle_path, spectrum, out, draws, seed, distance, radius, grid_p
               help="Training time in seconds.")
 def demo(out: Path, budget: float) -> None:
     """The main job on the embedded default grid: generate it, train the default model on a
-    leave-nodes-out split, and print the regression report."""
+    leave-nodes-out split, print the regression report, then predict a mock observed
+    spectrum with uncertainties and write its HTML report."""
     from atmoscope.data import read_grid, write_grid
     from atmoscope.data.splits import node_split
     from atmoscope.evaluation.report import format_report
@@ -451,6 +452,38 @@ def demo(out: Path, budget: float) -> None:
                f"(stopped: {t['stopped_because']})")
     click.echo(format_report(report))
     click.echo(f"model bundle: {out / 'model'} (figures in {out / 'model' / 'figures'})")
+
+    # "predict my spectrum": a mock observation between the grid nodes, at Earth
+    from atmoscope.prediction import Predictor
+    from atmoscope.prediction.report import write_prediction_report
+
+    truth = {"gravity": 4.6, "temperature": 830.0, "c_o_ratio": 1.2, "metallicity": 0.15}
+    observed = _mock_observation(truth, out / "mock_T_dwarf.ecsv")
+    click.echo(f"\nmock observation {observed} (S/N 30, R ≈ 300, d = 10 pc, R = 1 R_Jup); "
+               f"truth: " + ", ".join(f"{k} {v:g}" for k, v in truth.items()))
+    predictor = Predictor(bundle, grid=g, n_draws=100, distance_pc=10.0, radius_rjup=1.0)
+    prediction = predictor.predict(observed)
+    _echo_prediction(prediction)
+    click.echo(f"report: {write_prediction_report(prediction, predictor, out / 'report.html')}")
+
+
+def _mock_observation(params: dict, path: Path) -> Path:
+    """A noisy analytic spectrum at Earth (d = 10 pc, R = 1 R_Jup), written as ECSV."""
+    import astropy.units as u
+    import numpy as np
+    from astropy.table import Table
+
+    from atmoscope.synthetic import synthetic_spectra
+
+    wavelength = np.geomspace(0.85, 2.56, 400)
+    dilution = float(((1 * u.R_jup) / (10 * u.pc)).decompose() ** 2)
+    flux = synthetic_spectra(params, wavelength)[0] * dilution
+    error = flux / 30.0 + 0.01 * flux.max() / 30.0  # S/N 30 per pixel plus a noise floor
+    noisy = flux + np.random.default_rng(1).standard_normal(flux.size) * error
+    unit = u.erg / u.s / u.cm**2 / u.Hz
+    Table({"wavelength": wavelength * u.um, "flux": noisy * unit, "error": error * unit}
+          ).write(path, format="ascii.ecsv", overwrite=True)
+    return path
 
 
 # --- entry point -----------------------------------------------------------------------

@@ -196,8 +196,15 @@ class Predictor:
         elif self._needs_level():
             raise AtmoscopeError(f"{spectrum.meta.get('source', 'spectrum')}: flux has no "
                                  "unit, but this model needs flux in physical units")
+        elif self._kind() == "fnu":
+            # unitless spectra (e.g. the SpeX library's normalised ones) are F_lambda
+            lam2 = clean.wavelength.to_value(u.um) ** 2
+            clean = clean.replace(flux=clean.flux * lam2,
+                                  error=None if clean.error is None else clean.error * lam2)
+            flags.append("flux has no unit: taken as normalised F_lambda, converted to "
+                         "F_nu shape (× λ²)")
         else:
-            flags.append("flux has no unit: assumed to be the grid's kind of flux density")
+            flags.append("flux has no unit: taken as normalised F_lambda")
         target = first.wavelength * u.Unit(first.wavelength_unit)
         resampled = resample(clean, target, allow_partial=self.allow_partial)
         missing = int((~resampled.mask).sum())

@@ -44,6 +44,8 @@ def train_bundle(grid: SpectralGrid, split: Split, config: TrainConfig, out: str
     """
     out = Path(out) if out is not None else None
     checkpoint = out.with_name(out.name + ".checkpoint.pt") if out is not None else None
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
     trainer = Trainer(config, checkpoint=checkpoint, progress=progress).fit(
         grid, split, resume=resume)
     bundle = ModelBundle.from_trainer(trainer, grid, split)
