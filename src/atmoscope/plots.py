@@ -119,14 +119,19 @@ def _targets(y_true, y_pred, names, units) -> tuple[np.ndarray, np.ndarray, list
         y_pred = y_pred[:, None]
     if y_true.ndim != 2 or y_true.shape != y_pred.shape:
         raise ValueError(f"y_true {y_true.shape} and y_pred {y_pred.shape} must both be (n, k)")
-    k = y_true.shape[1]
+    names, units = names_and_units(names, units, y_true.shape[1], "targets")
+    return y_true, y_pred, names, units
+
+
+def names_and_units(names, units, k: int, what: str) -> tuple[list[str], list[str]]:
+    """``k`` names and ``k`` units (``""`` for none) from a string or a sequence of them."""
     names = [names] if isinstance(names, str) else list(names)
     if len(names) != k:
-        raise ValueError(f"{len(names)} names for {k} targets")
+        raise ValueError(f"{len(names)} names for {k} {what}")
     units = [""] * k if units is None else [units] if isinstance(units, str) else list(units)
     if len(units) != k:
-        raise ValueError(f"{len(units)} units for {k} targets")
-    return y_true, y_pred, names, [u or "" for u in units]
+        raise ValueError(f"{len(units)} units for {k} {what}")
+    return names, [u or "" for u in units]
 
 
 def _label(text: str, unit: str) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from atmoscope.plots import OKABE_ITO, _save_or_return
+from atmoscope.plots import OKABE_ITO, _save_or_return, names_and_units
 
 __all__ = ["plot_corner", "plot_sensitivity", "plot_spectrum_fit"]
 
@@ -265,13 +265,7 @@ def plot_corner(samples, names, units=None, truths=None, path: str | Path | None
     if samples.shape[0] < 2:
         raise ValueError("fewer than 2 samples with all values finite")
     n, k = samples.shape
-    names = [names] if isinstance(names, str) else list(names)
-    if len(names) != k:
-        raise ValueError(f"{len(names)} names for {k} parameters")
-    units = [""] * k if units is None else [units] if isinstance(units, str) else list(units)
-    if len(units) != k:
-        raise ValueError(f"{len(units)} units for {k} parameters")
-    units = [u or "" for u in units]
+    names, units = names_and_units(names, units, k, "parameters")
     if truths is not None:
         truths = list(np.atleast_1d(np.asarray(truths, dtype=object)))
         if len(truths) != k:
