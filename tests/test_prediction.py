@@ -121,3 +121,16 @@ def test_unitless_spex_library_file(bobcat_ensemble, shared_data):
     files = sorted(glob.glob(str(shared_data / "spex_prism_library" / "spectra" / "*.fits.gz")))
     table = predict_catalog(Predictor(bobcat_ensemble, n_draws=5), files[:8], progress=False)
     assert len(table) == 8 and (table.status == "ok").sum() >= 6
+
+
+def test_faint_pixels_are_kept_and_only_non_positive_ones_filled(bobcat_ensemble):
+    predictor = Predictor(bobcat_ensemble)
+    wl = np.linspace(1.0, 2.0, 6)
+    flux = np.array([1.0, 1e-6, -0.1, 1e-3, np.nan, 2.0])
+    usable = np.array([True, True, True, True, False, True])
+    out = predictor._network_flux(flux, usable, wl)[0]
+    # deep-band pixels far below the peak carry the temperature: untouched
+    assert out[1] == 1e-6 and out[3] == 1e-3 and out[0] == 1.0 and out[5] == 2.0
+    # the negative and the missing pixel: log-linear interpolation between neighbours
+    assert out[2] == pytest.approx(10 ** np.interp(wl[2], wl[[1, 3]], np.log10([1e-6, 1e-3])))
+    assert out[4] == pytest.approx(10 ** np.interp(wl[4], wl[[3, 5]], np.log10([1e-3, 2.0])))

@@ -33,9 +33,6 @@ __all__ = ["Prediction", "Predictor", "load_ensemble", "PERCENTILES"]
 
 PERCENTILES = (2.5, 16, 50, 84, 97.5)
 _PERCENTILE_KEYS = ("p2_5", "p16", "p50", "p84", "p97_5")
-# Pixels below this fraction of the spectrum's peak (noise around zero in deep bands)
-# are interpolated over before the log the networks take.
-_FLOOR = 1e-3
 
 
 def load_ensemble(path: str | Path) -> list[ModelBundle]:
@@ -214,12 +211,11 @@ class Predictor:
         return resampled, report.as_dict(), flags
 
     def _network_flux(self, flux: np.ndarray, usable: np.ndarray, wl: np.ndarray) -> np.ndarray:
-        """Pixels without data, or at or below ``_FLOOR`` × the peak (noise in deep bands,
-        where the networks' log would explode), are filled by log-linear interpolation
-        from their neighbours."""
+        """Pixels without data, or at or below zero (noise in deep bands, which has no
+        log), are filled by log-linear interpolation from their neighbours; every other
+        pixel, however faint, is kept, since band depths carry the temperature."""
         flux = np.array(flux, dtype=float, ndmin=2)
-        peak = np.nanmax(np.where(usable, flux, np.nan), axis=1, keepdims=True)
-        flux = np.where(usable & (flux > _FLOOR * peak), flux, np.nan)
+        flux = np.where(usable & (flux > 0), flux, np.nan)
         out = np.empty_like(flux)
         for i, row in enumerate(flux):
             ok = np.isfinite(row)
