@@ -274,6 +274,66 @@ def evaluate_cmd(bundle_path, grid_path, as_json, plots, drop_duplicates, target
     click.echo(format_report(report))
 
 
+@cli.command("calibrate")
+@click.argument("bundle_path", metavar="BUNDLE", type=click.Path(path_type=Path))
+@click.option("--grid", "grid_path", required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--n-spectra", type=click.IntRange(10), default=500, show_default=True)
+@click.option("--draws", type=click.IntRange(2), default=100, show_default=True,
+              help="Monte-Carlo draws per spectrum and model.")
+@click.option("--snr", default="5,100", show_default=True, help="S/N range LOW,HIGH.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Coverage curves and rank histograms (PNG or PDF).")
+@click.option("--drop-duplicates", type=click.Choice(["first", "none"]), default="none",
+              show_default=True, help="As for train (the same choice finds the same test split).")
+@_grid_options
+def calibrate_cmd(bundle_path, grid_path, as_json, n_spectra, draws, snr, seed, plot_path,
+                  drop_duplicates, targets, wavelength_unit, flux_unit) -> None:
+    """Coverage of a model's Monte-Carlo (× ensemble) uncertainties on noisy held-out spectra.
+
+    BUNDLE is a bundle or a folder of bundles (an ensemble)."""
+    import numpy as np
+
+    from atmoscope.evaluation.calibration import calibrate_predictor
+    from atmoscope.prediction import load_ensemble
+
+    members = load_ensemble(bundle_path)
+    low_high = _parse_snr_range(snr)
+    if not low_high:
+        raise click.BadParameter(f"expected LOW,HIGH, got {snr!r}", param_hint="--snr")
+    g = _load_grid(grid_path, targets, wavelength_unit, flux_unit, drop_duplicates)
+    first = members[0]
+    if g.content_hash == first.grid.get("content_hash"):
+        rows, which = np.asarray(first.split["test_rows"]), "test split of the training grid"
+    else:
+        rows, which = np.arange(g.n_spectra), "all spectra (not the training grid)"
+    g = type(g)(g.wavelength, g.flux, g.parameters, first.targets, g.wavelength_unit,
+                g.flux_unit, g.source)
+
+    def predict(flux):
+        return np.concatenate([m.predict(flux) for m in members])
+
+    report = calibrate_predictor(predict, g, rows, n_spectra=n_spectra, n_draws=draws,
+                                 snr_range=low_high, seed=seed, n_members=len(members))
+    if plot_path is not None:
+        from atmoscope.evaluation.report import TARGET_LABELS
+        from atmoscope.plots import plot_calibration
+
+        labels = [TARGET_LABELS.get(t, (t, ""))[0] for t in first.targets]
+        click.echo(f"figure: {plot_calibration(report, labels, plot_path)}", err=as_json)
+    result = {k: v for k, v in report.items() if k != "ranks"}
+    result["rows"] = which
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    click.echo(f"{report['n_spectra']} spectra ({which}), S/N {low_high[0]:g}–{low_high[1]:g}, "
+               f"{report['n_samples']} samples each ({len(members)} model(s) × {draws} draws)")
+    click.echo(f"{'parameter':<14}{'68 % covers':>12}{'95 % covers':>12}")
+    for name, c in report["parameters"].items():
+        click.echo(f"{name:<14}{c['coverage_68']:>12.1%}{c['coverage_95']:>12.1%}")
+
+
 # --- predict / report -------------------------------------------------------------------
 def _prediction_options(func):
     options = [

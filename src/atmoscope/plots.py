@@ -8,7 +8,8 @@ import numpy as np
 
 from atmoscope.data.grid import SpectralGrid
 
-__all__ = ["OKABE_ITO", "plot_grid_spectra", "plot_loss_curves", "plot_parity", "plot_residuals"]
+__all__ = ["OKABE_ITO", "plot_calibration", "plot_grid_spectra", "plot_loss_curves", "plot_parity",
+           "plot_residuals"]
 
 
 def _slice_through_grid(grid: SpectralGrid, color_by: str, max_spectra: int) -> np.ndarray:
@@ -367,4 +368,38 @@ def plot_loss_curves(history: dict, path: str | Path | None = None):
         ax_lr.set_xlabel("epoch")
         ax_lr.grid(True, which="major", color="0.88", lw=0.6)
         ax_lr.xaxis.set_major_locator(MaxNLocator(integer=True))
+    return _save_or_return(fig, path)
+
+
+def plot_calibration(report: dict, names=None, path: str | Path | None = None):
+    """Expected-coverage curves (nominal vs empirical, per parameter and joint) and
+    simulation-based-calibration rank histograms, from
+    :func:`atmoscope.evaluation.calibration.calibrate_predictor`."""
+    from matplotlib.figure import Figure
+
+    targets = list(report["coverage"])
+    names = list(names) if names is not None else targets
+    colours = [OKABE_ITO[c] for c in ("blue", "vermillion", "bluish_green", "orange",
+                                       "reddish_purple", "sky_blue")]
+    fig = Figure(figsize=(4.2 + 2.6 * len(targets), 4.2), layout="constrained")
+    grid = fig.add_gridspec(2, 1 + len(targets), width_ratios=[1.6] + [1] * len(targets))
+    ax = fig.add_subplot(grid[:, 0])
+    levels = report["levels"]
+    ax.plot([0, 1], [0, 1], color="0.4", ls="--", lw=1, label="calibrated")
+    for j, (t, name) in enumerate(zip(targets, names, strict=True)):
+        ax.plot(levels, report["coverage"][t], marker="o", ms=3,
+                color=colours[j % len(colours)], label=name)
+    ax.plot(levels, report["joint"], marker="s", ms=3, color="black", label="joint")
+    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="nominal coverage of central interval",
+           ylabel="empirical coverage",
+           title=f"{report['n_spectra']} noisy spectra, S/N {report['snr_range'][0]:g}–"
+                 f"{report['snr_range'][1]:g}")
+    ax.legend(fontsize=8, loc="upper left")
+    ranks = np.asarray(report["ranks"])
+    for j, (t, name) in enumerate(zip(targets, names, strict=True)):
+        rax = fig.add_subplot(grid[:, 1 + j])
+        rax.hist(ranks[:, j], bins=20, range=(0, report["n_samples"]),
+                 color=colours[j % len(colours)], alpha=0.8)
+        rax.axhline(len(ranks) / 20, color="0.3", ls="--", lw=1)
+        rax.set(title=f"SBC ranks: {name}", xlabel="rank of truth", yticks=[])
     return _save_or_return(fig, path)
