@@ -263,7 +263,7 @@ def evaluate_cmd(bundle_path, grid_path, as_json, plots, drop_duplicates, target
     g = _load_grid(grid_path, targets, wavelength_unit, flux_unit, drop_duplicates)
     report, rows = evaluate_bundle(bundle, g)
     if plots is not None:
-        truth = g.parameters[list(bundle.targets)].to_numpy()[rows]
+        truth = g.with_targets(bundle.targets).target_values[rows]
         for path in write_figures(plots, bundle.targets, truth, report["predictions"],
                                   bundle.history):
             click.echo(f"figure: {path}", err=as_json)
@@ -297,19 +297,16 @@ def calibrate_cmd(bundle_path, grid_path, as_json, n_spectra, draws, snr, seed, 
 
     from atmoscope.evaluation.calibration import calibrate_predictor
     from atmoscope.prediction import load_ensemble
+    from atmoscope.training.workflow import scoring_rows
 
     members = load_ensemble(bundle_path)
     low_high = _parse_snr_range(snr)
     if not low_high:
         raise click.BadParameter(f"expected LOW,HIGH, got {snr!r}", param_hint="--snr")
-    g = _load_grid(grid_path, targets, wavelength_unit, flux_unit, drop_duplicates)
     first = members[0]
-    if g.content_hash == first.grid.get("content_hash"):
-        rows, which = np.asarray(first.split["test_rows"]), "test split of the training grid"
-    else:
-        rows, which = np.arange(g.n_spectra), "all spectra (not the training grid)"
-    g = type(g)(g.wavelength, g.flux, g.parameters, first.targets, g.wavelength_unit,
-                g.flux_unit, g.source)
+    g = _load_grid(grid_path, targets, wavelength_unit, flux_unit, drop_duplicates)
+    g = g.with_targets(first.targets)
+    rows, which = scoring_rows(first, g)
 
     def predict(flux):
         return np.concatenate([m.predict(flux) for m in members])

@@ -185,6 +185,13 @@ class SpectralGrid:
             source=self.source,
         )
 
+    def with_targets(self, targets) -> SpectralGrid:
+        """The same grid with other (or reordered) target columns."""
+        if tuple(targets) == self.targets:
+            return self
+        return SpectralGrid(self.wavelength, self.flux, self.parameters, tuple(targets),
+                            self.wavelength_unit, self.flux_unit, self.source)
+
     def to_frame(self, descending: bool = True) -> pd.DataFrame:
         """The grid as one table in TelescopeML's layout.
 

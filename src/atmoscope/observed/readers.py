@@ -433,6 +433,15 @@ def _settle_unit(path, name, role, from_file, given) -> u.UnitBase | None:
     return from_file if from_file is not None else given
 
 
+def _declared_unit(path, name, role, file_units, given) -> tuple[u.UnitBase | None, str]:
+    """A column's unit from the file, else its name, else the caller; and where it came from."""
+    from_file, source = file_units.get(name), "file"
+    if from_file is None:
+        from_file, source = _unit_in_name(name, role), "column name"
+    unit = _settle_unit(path, name, role, from_file, given)
+    return unit, (source if from_file is not None else "argument")
+
+
 def read_spectrum(
     path: str | Path,
     *,
@@ -516,12 +525,7 @@ def read_spectrum(
     }
 
     wave_name, flux_name = names["wavelength"], names["flux"]
-    wave_file, wave_from = file_units.get(wave_name), "file"
-    if wave_file is None:
-        wave_file, wave_from = _unit_in_name(wave_name, "wavelength"), "column name"
-    unit_w = _settle_unit(path, wave_name, "wavelength", wave_file, wave_unit)
-    if wave_file is None:
-        wave_from = "argument"
+    unit_w, wave_from = _declared_unit(path, wave_name, "wavelength", file_units, wave_unit)
     wavelength = values["wavelength"]
     if unit_w is None:
         finite = wavelength[np.isfinite(wavelength) & (wavelength > 0)]
@@ -538,12 +542,7 @@ def read_spectrum(
     if unit_w.physical_type != "length":
         raise SpectrumError(f"{path}: column '{wave_name}': unit '{unit_w}' is not a length")
 
-    flux_file, flux_from = file_units.get(flux_name), "file"
-    if flux_file is None:
-        flux_file, flux_from = _unit_in_name(flux_name, "flux"), "column name"
-    unit_f = _settle_unit(path, flux_name, "flux", flux_file, flux_unit)
-    if flux_file is None:
-        flux_from = "argument"
+    unit_f, flux_from = _declared_unit(path, flux_name, "flux", file_units, flux_unit)
     if unit_f is None:
         if _says_f_lambda(flux_name):
             unit_f, flux_from = F_LAMBDA_CGS, "column name"

@@ -162,7 +162,7 @@ class Predictor:
             grid, first = self.grid, self.members[0]
             source = first.grid.get("source")
             if grid is None and source and Path(source).is_file():
-                grid = read_grid(source, first.targets, drop_duplicates="none")
+                grid = source
             if isinstance(grid, str | Path):
                 grid = read_grid(grid, first.targets, drop_duplicates="none")
             self._interpolator = GridInterpolator(grid) if grid is not None else None

@@ -17,6 +17,7 @@ from atmoscope.data.grid import SpectralGrid
 from atmoscope.data.preprocessing import Preprocessor
 from atmoscope.data.splits import Split
 from atmoscope.errors import AtmoscopeError
+from atmoscope.evaluation.metrics import add_noise
 from atmoscope.training.models import MODELS, build_model
 
 __all__ = ["TrainConfig", "Trainer"]
@@ -123,9 +124,7 @@ class Trainer:
     def _noisy(self, flux: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         low, high = self.config_.noise_snr
         snr = np.exp(rng.uniform(np.log(low), np.log(high), size=(len(flux), 1)))
-        noisy = flux * (1.0 + rng.standard_normal(flux.shape) / snr)
-        # a pixel pushed below zero by noise keeps a tiny positive value for the log
-        return np.where(noisy > 0, noisy, flux * 1e-3)
+        return add_noise(flux, snr, rng)  # the same noise model the evaluation uses
 
     def fit(self, grid: SpectralGrid, split: Split, resume: bool = False) -> Trainer:
         """Train on ``split.train``; stop early on ``split.val`` loss; keep the best epoch."""

@@ -13,7 +13,7 @@ from atmoscope.evaluation.report import TARGET_LABELS, evaluate_predictor
 from atmoscope.training.bundle import ModelBundle
 from atmoscope.training.trainer import TrainConfig, Trainer
 
-__all__ = ["evaluate_bundle", "train_bundle", "write_figures"]
+__all__ = ["evaluate_bundle", "scoring_rows", "train_bundle", "write_figures"]
 
 
 def write_figures(folder: Path, targets, truth: np.ndarray, predicted: np.ndarray,
@@ -75,13 +75,16 @@ def evaluate_bundle(bundle: ModelBundle, grid: SpectralGrid,
     missing = [t for t in bundle.targets if t not in grid.parameters]
     if missing:
         raise AtmoscopeError(f"grid has no column(s) {missing} that the model predicts")
-    if tuple(grid.targets) != tuple(bundle.targets):
-        grid = type(grid)(grid.wavelength, grid.flux, grid.parameters, bundle.targets,
-                          grid.wavelength_unit, grid.flux_unit, grid.source)
-    if grid.content_hash == bundle.grid.get("content_hash"):
-        rows, which = np.asarray(bundle.split["test_rows"]), "test split of the training grid"
-    else:
-        rows, which = np.arange(grid.n_spectra), "all spectra (not the training grid)"
+    grid = grid.with_targets(bundle.targets)
+    rows, which = scoring_rows(bundle, grid)
     report = evaluate_predictor(bundle.predict, grid, rows, snrs=snrs)
     report["rows"] = which
     return report, rows
+
+
+def scoring_rows(bundle: ModelBundle, grid: SpectralGrid) -> tuple[np.ndarray, str]:
+    """The bundle's own test rows when ``grid`` is its training grid, else every row;
+    and a phrase saying which."""
+    if grid.with_targets(bundle.targets).content_hash == bundle.grid.get("content_hash"):
+        return np.asarray(bundle.split["test_rows"]), "test split of the training grid"
+    return np.arange(grid.n_spectra), "all spectra (not the training grid)"
