@@ -53,7 +53,8 @@ def test_calibrate_predictor_with_an_oracle():
 
     rows = np.random.default_rng(0).permutation(np.arange(grid.n_spectra))
     report = calibrate_predictor(predict, grid, rows, n_spectra=6, n_draws=50, seed=0)
-    assert set(report["parameters"]["temperature"]) == {"coverage_68", "coverage_95"}
+    assert set(report["parameters"]["temperature"]) == {"coverage_68", "coverage_95",
+                                                        "median_width_68"}
     assert report["n_samples"] == 50 and report["ranks"].shape == (6, 4)
 
 

@@ -180,11 +180,25 @@ def _parse_snr_range(value: str | None):
     return (low, high)
 
 
+def _noise_profile_from(path: Path, g) -> tuple[float, ...]:
+    """The relative-error shape of an observed spectrum, on the grid's wavelengths."""
+    from atmoscope.data.augment import noise_profile
+    from atmoscope.observed import read_spectrum, resample
+
+    spectrum = read_spectrum(path)
+    if spectrum.error is None:
+        raise AtmoscopeError(f"{path}: no flux errors to take a noise profile from")
+    on_grid = resample(spectrum, g.wavelength_quantity, allow_partial=True)
+    return tuple(noise_profile(on_grid.flux.value, on_grid.error.value).tolist())
+
+
 @cli.command("train")
 @click.option("--grid", "grid_path", required=True, type=click.Path(path_type=Path),
               help="Training grid (.csv, .csv.bz2, .parquet, ...).")
 @click.option("--model", default="default", show_default=True,
-              help="Architecture: default (= rescnn), telescopeml, resmlp.")
+              help="Architecture: default (= rescnn), telescopeml, resmlp; posterior "
+              "(normalizing-flow posterior) or gaussian (Gaussian posterior; with "
+              "--ensemble N a deep ensemble).")
 @click.option("--split", "split_kind", type=click.Choice(["random", "nodes"]), default="nodes",
               show_default=True, help="random: TelescopeML's row split; nodes: hold out grid nodes.")
 @click.option("--holdout", default=None, help="With --split nodes: e.g. 'temperature=every3' "
@@ -200,6 +214,15 @@ def _parse_snr_range(value: str | None):
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Peak learning rate (default: the architecture's).")
 @click.option("--noise-snr", default=None, help="Training noise S/N range LOW,HIGH, or none.")
+@click.option("--noise-profile", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Observed spectrum with errors whose relative-error shape the training "
+              "noise takes (heteroscedastic noise).")
+@click.option("--offnode", type=click.FloatRange(0, 1), default=None,
+              help="Fraction of each batch at continuous parameters between the nodes "
+              "(default: 1 for posterior models, else 0).")
+@click.option("--offnode-source", type=click.Choice(["auto", "simulator", "interpolate"]),
+              default="auto", show_default=True,
+              help="Off-node spectra from the embedded generator or by interpolating the grid.")
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option("--resume", is_flag=True, help="Continue from the checkpoint beside --out.")
 @click.option("--json", "as_json", is_flag=True, help="Print the test metrics as JSON.")
@@ -212,7 +235,7 @@ def _parse_snr_range(value: str | None):
               help="Train N members with seeds seed, seed+1, ... into OUT/member-i.")
 @_grid_options
 def train_cmd(grid_path, model, split_kind, holdout, out, epochs, budget, batch_size, lr,
-              noise_snr, seed, resume, as_json, drop_duplicates, scale_free, ensemble, targets,
+              noise_snr, noise_profile, offnode, offnode_source, seed, resume, as_json, drop_duplicates, scale_free, ensemble, targets,
               wavelength_unit, flux_unit) -> None:
     """Train a model on a grid and write a bundle (weights, preprocessing, provenance)."""
     from atmoscope.data.splits import make_split
@@ -225,10 +248,13 @@ def train_cmd(grid_path, model, split_kind, holdout, out, epochs, budget, batch_
     n_train, n_val, n_test = split.sizes()
     click.echo(f"{g}: {split_kind} split {n_train} train / {n_val} validation / {n_test} test",
                err=as_json)
+    profile = None if noise_profile is None else _noise_profile_from(noise_profile, g)
     for member in range(ensemble):
         config = TrainConfig(model=model, epochs=epochs, budget=budget, batch_size=batch_size,
                              lr=lr, noise_snr=_parse_snr_range(noise_snr), seed=seed + member,
-                             extra_features="none" if scale_free else None)
+                             extra_features="none" if scale_free else None,
+                             noise_profile=profile, offnode=offnode,
+                             offnode_source=offnode_source)
         target = out if ensemble == 1 else out / f"member-{member}"
         bundle, report = train_bundle(g, split, config, target, resume=resume)
         t = bundle.training
@@ -280,7 +306,8 @@ def evaluate_cmd(bundle_path, grid_path, as_json, plots, drop_duplicates, target
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--n-spectra", type=click.IntRange(10), default=500, show_default=True)
 @click.option("--draws", type=click.IntRange(2), default=100, show_default=True,
-              help="Monte-Carlo draws per spectrum and model.")
+              help="Monte-Carlo draws per spectrum and model; for posterior models also "
+              "the posterior samples per spectrum (shared among ensemble members).")
 @click.option("--snr", default="5,100", show_default=True, help="S/N range LOW,HIGH.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -290,12 +317,15 @@ def evaluate_cmd(bundle_path, grid_path, as_json, plots, drop_duplicates, target
 @_grid_options
 def calibrate_cmd(bundle_path, grid_path, as_json, n_spectra, draws, snr, seed, plot_path,
                   drop_duplicates, targets, wavelength_unit, flux_unit) -> None:
-    """Coverage of a model's Monte-Carlo (× ensemble) uncertainties on noisy held-out spectra.
+    """Coverage of a model's uncertainties on noisy held-out spectra.
 
-    BUNDLE is a bundle or a folder of bundles (an ensemble)."""
+    BUNDLE is a bundle or a folder of bundles (an ensemble). A posterior model is scored
+    on its posterior samples and, for comparison, on Monte-Carlo draws over the errors
+    of its point estimate (key "monte_carlo"); a point model on the Monte-Carlo draws."""
     import numpy as np
 
-    from atmoscope.evaluation.calibration import calibrate_predictor
+    from atmoscope.evaluation.calibration import (coverage_report, held_out_observations,
+                                                  monte_carlo_sampler)
     from atmoscope.prediction import load_ensemble
     from atmoscope.training.workflow import scoring_rows
 
@@ -307,35 +337,53 @@ def calibrate_cmd(bundle_path, grid_path, as_json, n_spectra, draws, snr, seed, 
     g = _load_grid(grid_path, targets, wavelength_unit, flux_unit, drop_duplicates)
     g = g.with_targets(first.targets)
     rows, which = scoring_rows(first, g)
-
-    def predict(flux):
-        return np.concatenate([m.predict(flux) for m in members])
-
-    report = calibrate_predictor(predict, g, rows, n_spectra=n_spectra, n_draws=draws,
-                                 snr_range=low_high, seed=seed, n_members=len(members))
+    obs = held_out_observations(g, rows, n_spectra=n_spectra, snr_range=low_high, seed=seed)
+    mc = monte_carlo_sampler(
+        lambda flux, error=None: np.concatenate([m.predict(flux, error) for m in members]),
+        draws, len(members), seed=seed, with_errors=first.needs_errors)
+    names = list(g.targets)
+    if first.is_posterior:
+        per_member = -(-draws // len(members))
+        posterior = np.concatenate([m.sample(obs["observed"], obs["error"], per_member,
+                                             seed=seed + i) for i, m in enumerate(members)],
+                                   axis=1)
+        report = coverage_report(posterior, obs["truth"], names)
+        method = f"posterior samples ({len(members)} model(s) × {per_member})"
+        comparison = coverage_report(mc(obs["observed"], obs["error"]), obs["truth"], names)
+        report["monte_carlo"] = {k: comparison[k] for k in ("coverage", "joint", "parameters")}
+    else:
+        report = coverage_report(mc(obs["observed"], obs["error"]), obs["truth"], names)
+        method = f"Monte-Carlo draws ({len(members)} model(s) × {draws})"
+    report.update(snr_range=list(low_high), method=method)
     if plot_path is not None:
         from atmoscope.evaluation.report import TARGET_LABELS
         from atmoscope.plots import plot_calibration
 
         labels = [TARGET_LABELS.get(t, (t, ""))[0] for t in first.targets]
         click.echo(f"figure: {plot_calibration(report, labels, plot_path)}", err=as_json)
-    result = {k: v for k, v in report.items() if k != "ranks"}
+    result = {k: v for k, v in report.items() if not isinstance(v, np.ndarray)}
     result["rows"] = which
     if as_json:
         click.echo(json.dumps(result, indent=2))
         return
     click.echo(f"{report['n_spectra']} spectra ({which}), S/N {low_high[0]:g}–{low_high[1]:g}, "
-               f"{report['n_samples']} samples each ({len(members)} model(s) × {draws} draws)")
-    click.echo(f"{'parameter':<14}{'68 % covers':>12}{'95 % covers':>12}")
+               f"{method}")
+    mc_head = f"{'MC-only 68 %':>14}{'MC-only 95 %':>14}" if "monte_carlo" in report else ""
+    click.echo(f"{'parameter':<14}{'68 % covers':>12}{'95 % covers':>12}{mc_head}")
     for name, c in report["parameters"].items():
-        click.echo(f"{name:<14}{c['coverage_68']:>12.1%}{c['coverage_95']:>12.1%}")
+        line = f"{name:<14}{c['coverage_68']:>12.1%}{c['coverage_95']:>12.1%}"
+        if "monte_carlo" in report:
+            m = report["monte_carlo"]["parameters"][name]
+            line += f"{m['coverage_68']:>14.1%}{m['coverage_95']:>14.1%}"
+        click.echo(line)
 
 
 # --- predict / report -------------------------------------------------------------------
 def _prediction_options(func):
     options = [
         click.option("--draws", type=click.IntRange(0), default=100, show_default=True,
-                     help="Monte-Carlo draws over the flux errors, per model."),
+                     help="Monte-Carlo draws over the flux errors per model (posterior "
+                     "models: posterior samples per model)."),
         click.option("--seed", type=int, default=0, show_default=True),
         click.option("--distance", type=click.FloatRange(min=0, min_open=True), default=None,
                      help="Distance in pc (with --radius: scale to surface flux)."),

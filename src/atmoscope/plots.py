@@ -374,7 +374,9 @@ def plot_loss_curves(history: dict, path: str | Path | None = None):
 def plot_calibration(report: dict, names=None, path: str | Path | None = None):
     """Expected-coverage curves (nominal vs empirical, per parameter and joint) and
     simulation-based-calibration rank histograms, from
-    :func:`atmoscope.evaluation.calibration.calibrate_predictor`."""
+    :func:`atmoscope.evaluation.calibration.calibrate_sampler`. When the report holds a
+    ``"monte_carlo"`` comparison (a posterior model's point estimate with Monte-Carlo
+    draws over the errors), its curves are drawn dotted in the same colours."""
     from matplotlib.figure import Figure
 
     targets = list(report["coverage"])
@@ -390,6 +392,12 @@ def plot_calibration(report: dict, names=None, path: str | Path | None = None):
         ax.plot(levels, report["coverage"][t], marker="o", ms=3,
                 color=colours[j % len(colours)], label=name)
     ax.plot(levels, report["joint"], marker="s", ms=3, color="black", label="joint")
+    if "monte_carlo" in report:
+        for j, t in enumerate(targets):
+            ax.plot(levels, report["monte_carlo"]["coverage"][t], ls=":", lw=1.2,
+                    color=colours[j % len(colours)])
+        ax.plot(levels, report["monte_carlo"]["joint"], ls=":", lw=1.2, color="black",
+                label="dotted: Monte-Carlo only")
     ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="nominal coverage of central interval",
            ylabel="empirical coverage",
            title=f"{report['n_spectra']} noisy spectra, S/N {report['snr_range'][0]:g}–"

@@ -10,6 +10,12 @@ Inputs to a network are two arrays:
   of magnitude on its grid), or ``moments``, the mean and standard deviation of log10
   flux (averages over all pixels, so noise barely moves them, unlike a minimum).
 
+Networks that estimate posteriors also need to know how noisy a spectrum is: with
+``noise_channel`` the spectrum input gets a second channel, log10 of the relative
+error ``σ / |flux|`` per pixel (clipped to S/N 10⁴…0.1), shifted and scaled to order
+unity; it is the same function of the observed flux and its quoted error in training
+and at inference.
+
 Targets are optionally log10-transformed (TelescopeML does so for Teff) and then
 standardised column-wise. All standard deviations use ddof=0, in training and at
 inference alike.
@@ -53,12 +59,15 @@ class Preprocessor:
         log_targets: targets to log10 before standardising (default temperature).
         spectrum_mode: one of :data:`SPECTRUM_MODES`.
         extra_features: ``"minmax"``, ``"moments"`` or ``"none"`` (see module doc).
+        noise_channel: add the relative-error channel (see module doc); the spectrum
+            input is then ``(n, 2, n_wavelengths)`` and errors must be given.
     """
 
     targets: Sequence[str]
     log_targets: Sequence[str] = ("temperature",)
     spectrum_mode: str = "log_row"
     extra_features: str = "minmax"
+    noise_channel: bool = False
 
     def __post_init__(self) -> None:
         self.targets = tuple(self.targets)
@@ -110,9 +119,11 @@ class Preprocessor:
             return np.stack([logf.mean(axis=1), logf.std(axis=1)], axis=1)
         return np.stack([logf.min(axis=1), logf.max(axis=1)], axis=1)
 
-    def transform_spectra(self, flux: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def transform_spectra(self, flux: np.ndarray, error: np.ndarray | None = None
+                          ) -> tuple[np.ndarray, np.ndarray]:
         """Network inputs ``(spectrum, extra)`` as float32; ``extra`` has 0 columns when
-        the extra features are off."""
+        the extra features are off; with :attr:`noise_channel`, ``error`` (1σ, the shape
+        of ``flux``) is required and ``spectrum`` has two channels."""
         self._check_fitted()
         flux = np.atleast_2d(np.asarray(flux, dtype=np.float64))
         if flux.shape[1] != self.n_wavelengths_:
@@ -131,6 +142,13 @@ class Preprocessor:
             extra = (self._raw_extra(logf) - self.extra_mean_) / self.extra_std_
         else:
             extra = np.zeros((flux.shape[0], 0))
+        if self.noise_channel:
+            if error is None:
+                raise AtmoscopeError("this model needs the flux errors of the spectra")
+            error = np.broadcast_to(np.asarray(error, dtype=np.float64), flux.shape)
+            rel = np.abs(error) / np.maximum(np.abs(flux), _TINY)
+            noise = (np.log10(np.clip(rel, 1e-4, 10.0)) + 1.5) / 1.0
+            x = np.stack([x, noise], axis=1)
         return x.astype(np.float32), extra.astype(np.float32)
 
     # --- targets ----------------------------------------------------------------------
@@ -166,6 +184,7 @@ class Preprocessor:
             "log_targets": list(self.log_targets),
             "spectrum_mode": self.spectrum_mode,
             "extra_features": self.extra_features,
+            "noise_channel": self.noise_channel,
             "n_wavelengths_": int(self.n_wavelengths_),
         }
         for name in ("y_mean_", "y_std_", "x_center_", "x_scale_", "extra_mean_", "extra_std_"):
@@ -178,7 +197,7 @@ class Preprocessor:
         """Rebuild a fitted preprocessor from :meth:`to_dict` output."""
         try:
             pre = cls(state["targets"], state["log_targets"], state["spectrum_mode"],
-                      state["extra_features"])
+                      state["extra_features"], state.get("noise_channel", False))
             pre.n_wavelengths_ = int(state["n_wavelengths_"])
             for name in ("y_mean_", "y_std_", "x_center_", "x_scale_", "extra_mean_",
                          "extra_std_"):

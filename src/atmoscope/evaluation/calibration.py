@@ -1,8 +1,9 @@
 """Are the uncertainties right? Coverage of credible intervals and rank statistics.
 
 For held-out grid spectra with known parameters, made noisy at a random S/N, a
-model's samples (Monte-Carlo draws over the errors × ensemble members, TelescopeML's
-kind of uncertainty) give central intervals at each nominal level; the *empirical*
+model's samples — from a learned posterior, or Monte-Carlo draws over the errors ×
+ensemble members (TelescopeML's kind of uncertainty) — give central intervals at
+each nominal level; the *empirical*
 coverage is the fraction of spectra whose true value falls inside. Calibrated
 uncertainties have empirical = nominal. Simulation-based-calibration ranks (Talts et
 al. 2018) are the rank of the truth among the samples: uniform when calibrated,
@@ -17,9 +18,11 @@ import numpy as np
 from scipy import stats
 
 from atmoscope.data.grid import SpectralGrid
-from atmoscope.evaluation.metrics import add_noise
+from atmoscope.evaluation.metrics import noisy_observation
 
-__all__ = ["LEVELS", "calibrate_predictor", "central_coverage", "joint_coverage", "sbc_ranks"]
+__all__ = ["LEVELS", "calibrate_predictor", "calibrate_sampler", "central_coverage",
+           "coverage_report", "held_out_observations", "joint_coverage", "monte_carlo_sampler",
+           "sbc_ranks"]
 
 #: Nominal levels of the coverage curve.
 LEVELS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
@@ -63,6 +66,96 @@ def sbc_ranks(samples: np.ndarray, truth: np.ndarray) -> np.ndarray:
     return np.sum(samples < truth[:, None, :], axis=1)
 
 
+def held_out_observations(grid: SpectralGrid, rows: np.ndarray, *, n_spectra: int = 500,
+                          snr_range: tuple[float, float] = (5.0, 100.0), seed: int = 0
+                          ) -> dict[str, np.ndarray]:
+    """Noisy observations of up to ``n_spectra`` of the given (held-out) grid rows.
+
+    Each gets Gaussian noise at an S/N drawn log-uniformly in ``snr_range``, with the
+    errors an observer would quote (:func:`~atmoscope.evaluation.metrics.noisy_observation`).
+
+    Returns:
+        ``{"rows", "observed", "error", "truth", "snr"}``.
+    """
+    rng = np.random.default_rng(seed)
+    rows = rng.permutation(np.asarray(rows))[:n_spectra]
+    snr = np.exp(rng.uniform(*np.log(snr_range), size=(len(rows), 1)))
+    observed, error = noisy_observation(grid.flux[rows], snr, rng)
+    return {"rows": rows, "observed": observed, "error": error,
+            "truth": grid.target_values[rows], "snr": snr[:, 0]}
+
+
+def monte_carlo_sampler(predict: Callable[..., np.ndarray], n_draws: int = 100,
+                        n_members: int = 1, seed: int = 0, with_errors: bool = False
+                        ) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """TelescopeML's kind of uncertainty as a sampler: point predictions of
+    ``n_draws`` noisy copies of each observation, drawn from its errors.
+
+    Args:
+        predict: flux ``(m, n_wl)`` (and, ``with_errors``, its errors) → ``(n_members · m,
+            k)`` in physical units, members stacked one after another.
+
+    Returns:
+        ``sample(observed, error)`` → ``(n_spectra, n_members · n_draws, k)``.
+    """
+
+    def sample(observed: np.ndarray, error: np.ndarray) -> np.ndarray:
+        rng = np.random.default_rng(seed)
+        n, n_wl = observed.shape
+        draws = observed[:, None, :] + rng.standard_normal((n, n_draws, n_wl)) * error[:, None]
+        draws = np.where(draws > 0, draws, np.abs(observed)[:, None, :] * 1e-3).reshape(-1, n_wl)
+        out = predict(draws, np.repeat(error, n_draws, axis=0)) if with_errors else predict(draws)
+        k = out.shape[1]
+        # (members · spectra · draws, k) → (spectra, members · draws, k)
+        return out.reshape(n_members, n, n_draws, k).transpose(1, 0, 2, 3).reshape(
+            n, n_members * n_draws, k)
+
+    return sample
+
+
+def coverage_report(samples: np.ndarray, truth: np.ndarray, names: Sequence[str]) -> dict:
+    """Coverage curves (per parameter and joint), coverage at 68 % and 95 %, SBC ranks
+    and the 68 % interval widths of ``samples`` ``(n, s, k)`` against ``truth`` ``(n, k)``."""
+    cov = central_coverage(samples, truth, LEVELS)
+    c68 = central_coverage(samples, truth, [0.68])[0]
+    c95 = central_coverage(samples, truth, [0.95])[0]
+    lo, hi = np.quantile(samples, [0.16, 0.84], axis=1)
+    return {
+        "levels": list(LEVELS),
+        "coverage": {n: cov[:, j].tolist() for j, n in enumerate(names)},
+        "joint": joint_coverage(samples, truth, LEVELS).tolist(),
+        "parameters": {n: {"coverage_68": float(c68[j]), "coverage_95": float(c95[j]),
+                           "median_width_68": float(np.median(hi[:, j] - lo[:, j]))}
+                       for j, n in enumerate(names)},
+        "ranks": sbc_ranks(samples, truth),
+        "width68": hi - lo,
+        "mean": samples.mean(axis=1),
+        "n_spectra": int(len(truth)),
+        "n_samples": int(samples.shape[1]),
+    }
+
+
+def calibrate_sampler(sample: Callable[[np.ndarray, np.ndarray], np.ndarray],
+                      grid: SpectralGrid, rows: np.ndarray, *, n_spectra: int = 500,
+                      snr_range: tuple[float, float] = (5.0, 100.0), seed: int = 0) -> dict:
+    """Coverage of any sampler's uncertainties on noisy held-out grid spectra.
+
+    Args:
+        sample: ``(observed, error)`` ``(m, n_wl)`` each → samples ``(m, s, k)`` in
+            physical units (a posterior, or :func:`monte_carlo_sampler`).
+        grid: grid holding the spectra; ``rows``: which ones (held-out nodes).
+
+    Returns:
+        :func:`coverage_report` plus ``"snr_range"`` and per-spectrum ``"snr"``.
+    """
+    obs = held_out_observations(grid, rows, n_spectra=n_spectra, snr_range=snr_range,
+                                seed=seed)
+    report = coverage_report(sample(obs["observed"], obs["error"]), obs["truth"],
+                             list(grid.targets))
+    report.update(snr_range=list(snr_range), snr=obs["snr"])
+    return report
+
+
 def calibrate_predictor(
     predict: Callable[[np.ndarray], np.ndarray],
     grid: SpectralGrid,
@@ -74,49 +167,15 @@ def calibrate_predictor(
     seed: int = 0,
     n_members: int = 1,
 ) -> dict:
-    """Coverage of Monte-Carlo (× ensemble) uncertainties on noisy held-out grid spectra.
-
-    Each chosen spectrum gets Gaussian noise at an S/N drawn log-uniformly in
-    ``snr_range`` (σ = flux / S/N per pixel); its errors are then taken as the noisy
-    flux / S/N — what an observer would quote — and ``n_draws`` copies are drawn from
-    them, as :class:`~atmoscope.prediction.Predictor` does for an observed spectrum.
+    """Coverage of Monte-Carlo (× ensemble) uncertainties of a point predictor
+    (:func:`calibrate_sampler` with :func:`monte_carlo_sampler`).
 
     Args:
-        predict: flux ``(m, n_wl)`` → samples ``(n_members * m, k)`` in physical units,
+        predict: flux ``(m, n_wl)`` → ``(n_members * m, k)`` in physical units,
             members stacked one after another (each member predicts all ``m`` rows).
-        grid: grid holding the spectra; ``rows``: which ones (held-out nodes).
-        n_members: how many members ``predict`` stacks.
-
-    Returns:
-        ``{"levels", "coverage": {target: [...]}, "joint": [...], "coverage_68"/
-        "coverage_95" per target, "ranks": (n, k) array, "n_spectra", "n_samples"}``.
+        n_draws: Monte-Carlo draws per spectrum; ``n_members``: how many members
+            ``predict`` stacks.
     """
-    rng = np.random.default_rng(seed)
-    rows = rng.permutation(np.asarray(rows))[:n_spectra]
-    flux, truth = grid.flux[rows], grid.target_values[rows]
-    snr = np.exp(rng.uniform(*np.log(snr_range), size=(len(rows), 1)))
-    observed = add_noise(flux, snr, rng)
-    error = np.abs(observed) / snr
-    draws = observed[:, None, :] + rng.standard_normal((len(rows), n_draws, flux.shape[1])) \
-        * error[:, None, :]
-    draws = np.where(draws > 0, draws, np.abs(observed)[:, None, :] * 1e-3)
-    out = predict(draws.reshape(-1, flux.shape[1]))
-    k = truth.shape[1]
-    # (members · spectra · draws, k) → (spectra, members · draws, k)
-    samples = out.reshape(n_members, len(rows), n_draws, k).transpose(1, 0, 2, 3).reshape(
-        len(rows), n_members * n_draws, k)
-    cov = central_coverage(samples, truth, LEVELS)
-    c68 = central_coverage(samples, truth, [0.68])[0]
-    c95 = central_coverage(samples, truth, [0.95])[0]
-    names = list(grid.targets)
-    return {
-        "levels": list(LEVELS),
-        "coverage": {n: cov[:, j].tolist() for j, n in enumerate(names)},
-        "joint": joint_coverage(samples, truth, LEVELS).tolist(),
-        "parameters": {n: {"coverage_68": float(c68[j]), "coverage_95": float(c95[j])}
-                       for j, n in enumerate(names)},
-        "ranks": sbc_ranks(samples, truth),
-        "n_spectra": int(len(rows)),
-        "n_samples": int(n_members * n_draws),
-        "snr_range": list(snr_range),
-    }
+    sampler = monte_carlo_sampler(predict, n_draws, n_members, seed=seed)
+    return calibrate_sampler(sampler, grid, rows, n_spectra=n_spectra, snr_range=snr_range,
+                             seed=seed)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 from sklearn.metrics import r2_score
 
-__all__ = ["add_noise", "regression_metrics"]
+__all__ = ["add_noise", "noisy_observation", "regression_metrics"]
 
 
 def regression_metrics(
@@ -109,3 +109,25 @@ def add_noise(flux: np.ndarray, snr: float | np.ndarray, rng: np.random.Generato
     bad = noisy <= 0
     noisy[bad] = floor[bad]
     return noisy
+
+
+def noisy_observation(flux: np.ndarray, snr: float | np.ndarray, rng: np.random.Generator,
+                      profile: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Observe noiseless spectra: Gaussian noise of σ = flux · profile / S/N per pixel.
+
+    Args:
+        flux: noiseless positive spectra ``(n, n_wavelengths)``.
+        snr: S/N per spectrum (scalar or ``(n, 1)``); with a profile, the S/N of the
+            median pixel.
+        rng: the random generator.
+        profile: relative-error shape per pixel (median 1), or None for constant S/N.
+
+    Returns:
+        ``(observed, error)``. The quoted error is ``|observed| · profile / S/N``: what
+        an observer's noise model gives from the data, so it tells the S/N and the
+        profile but nothing about the noiseless spectrum.
+    """
+    snr = np.asarray(snr, dtype=np.float64)
+    scale = snr if profile is None else snr / np.asarray(profile, dtype=np.float64)
+    observed = add_noise(flux, scale, rng)
+    return observed, np.abs(observed) / scale

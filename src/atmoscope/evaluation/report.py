@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from atmoscope.data.grid import SpectralGrid
-from atmoscope.evaluation.metrics import add_noise, regression_metrics
+from atmoscope.evaluation.metrics import add_noise, noisy_observation, regression_metrics
 
 __all__ = ["evaluate_predictor", "format_report", "TARGET_LABELS"]
 
@@ -26,6 +26,7 @@ def evaluate_predictor(
     rows: np.ndarray | None = None,
     snrs: Sequence[float] = (10, 20, 50),
     seed: int = 0,
+    with_errors: bool = False,
 ) -> dict:
     """Score ``predict`` (flux → physical parameters in ``grid.targets`` order).
 
@@ -36,6 +37,9 @@ def evaluate_predictor(
         snrs: also score on copies of the spectra with Gaussian noise at these S/N
             (per pixel, σ = flux / S/N; see :func:`~atmoscope.evaluation.add_noise`).
         seed: seed of the noise draws.
+        with_errors: call ``predict(noisy_flux, error)`` with the quoted errors of the
+            noisy copies (:func:`~atmoscope.evaluation.metrics.noisy_observation`), for
+            models that read errors; the noiseless spectra are still ``predict(flux)``.
 
     Returns:
         ``{"n_spectra", "metrics": {target: {rmse, mae, r2, bias, ae68, ae95, n}},
@@ -48,7 +52,10 @@ def evaluate_predictor(
               "metrics": regression_metrics(truth, predicted, grid.targets), "noisy": {}}
     rng = np.random.default_rng(seed)
     for snr in snrs:
-        noisy = predict(add_noise(flux, snr, rng))
+        if with_errors:
+            noisy = predict(*noisy_observation(flux, snr, rng))
+        else:
+            noisy = predict(add_noise(flux, snr, rng))
         report["noisy"][f"snr{snr:g}"] = regression_metrics(truth, noisy, grid.targets)
     report["predictions"] = predicted
     return report

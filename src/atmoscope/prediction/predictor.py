@@ -9,7 +9,10 @@ For one spectrum: clean it, convert it to the model grid's kind of flux density
 * model uncertainty — every member of an ensemble of independently trained
   networks predicts every draw,
 
-so the samples carry both. The model spectrum at the estimate is the training grid
+so the samples carry both. A posterior model (``--model posterior`` or ``gaussian``)
+reads the errors itself and gives samples of its posterior directly (every member
+contributes equally); no Monte-Carlo over the errors is needed or done. The model
+spectrum at the estimate is the training grid
 interpolated there, compared with the observation through χ² with an analytic
 best-fit flux scale (the (R/d)² that TelescopeML let cancel), which also gives the
 implied radius for a known distance.
@@ -48,6 +51,8 @@ def load_ensemble(path: str | Path) -> list[ModelBundle]:
     for b, p in zip(bundles[1:], members[1:], strict=True):
         if b.targets != first.targets or not np.array_equal(b.wavelength, first.wavelength):
             raise AtmoscopeError(f"{p}: ensemble member differs in targets or wavelengths")
+        if b.is_posterior != first.is_posterior:
+            raise AtmoscopeError(f"{p}: an ensemble mixes posterior and point models")
     return bundles
 
 
@@ -117,7 +122,8 @@ class Predictor:
             (see :func:`load_ensemble`).
         grid: the training grid, for the model spectrum and χ² (default: the grid
             file recorded in the bundle, when it still exists).
-        n_draws: Monte-Carlo draws over the flux errors per model (0: none).
+        n_draws: Monte-Carlo draws over the flux errors per model (0: none); for
+            posterior models, posterior samples per model.
         seed: seed of the draws.
         distance_pc, radius_rjup: when both are given the spectrum is scaled to
             surface flux by (d/R)² before prediction — needed by models that use
@@ -244,6 +250,9 @@ class Predictor:
                          "replaced by interpolation for the networks")
         base = self._network_flux(net_flux, usable, wl)
         draws = np.zeros((0, len(wl)))
+        if first.is_posterior:
+            return self._posterior(spectrum, resampled, cleaning, flags, net_flux, base,
+                                   at_earth, error, usable)
         if self.n_draws and error is not None:
             rng = np.random.default_rng(self.seed)
             factor = net_flux / np.where(at_earth != 0, at_earth, 1.0)  # surface scaling
@@ -258,6 +267,34 @@ class Predictor:
             source=str(spectrum.meta.get("source", "spectrum")), targets=first.targets,
             point=point, samples=samples, spectrum=resampled, cleaning=cleaning, flags=flags,
             n_models=len(self.members), n_draws=len(draws))
+        self._model_spectrum(prediction, at_earth, error, usable)
+        return prediction
+
+    def _posterior(self, spectrum, resampled, cleaning, flags, net_flux, base, at_earth,
+                   error, usable) -> Prediction:
+        """Samples of the members' posteriors at the observed spectrum and its errors."""
+        first = self.members[0]
+        if error is None:
+            snr = max(first.training["noise_snr"])
+            flags.append(f"no flux errors: the posterior assumes S/N {snr:g} (the highest "
+                         "the model was trained for), so it is too narrow if the data are "
+                         "noisier")
+            net_error = None
+        else:
+            rel = np.abs(error) / np.abs(np.where(at_earth != 0, at_earth, np.nan))
+            ok = usable & np.isfinite(rel) & (rel > 0)
+            if not ok.any():
+                raise AtmoscopeError(f"{spectrum.meta.get('source', 'spectrum')}: no pixel "
+                                     "has a usable flux error")
+            # pixels filled by interpolation get the typical relative error
+            net_error = np.abs(base[0]) * np.where(ok, rel, np.median(rel[ok]))[None]
+        n = max(self.n_draws, 2)
+        samples = np.concatenate([b.sample(base, net_error, n, seed=self.seed + i)[0]
+                                  for i, b in enumerate(self.members)])
+        prediction = Prediction(
+            source=str(spectrum.meta.get("source", "spectrum")), targets=first.targets,
+            point=samples.mean(axis=0), samples=samples, spectrum=resampled,
+            cleaning=cleaning, flags=flags, n_models=len(self.members), n_draws=n)
         self._model_spectrum(prediction, at_earth, error, usable)
         return prediction
 

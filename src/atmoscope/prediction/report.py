@@ -58,10 +58,10 @@ def write_prediction_report(prediction: Prediction, predictor: Predictor,
         "flux scale (R/d)²": f"{p.scale:.4g}"}
     if p.implied_radius_rjup is not None:
         fit["implied radius (R_Jup)"] = round(p.implied_radius_rjup, 3)
+    kind = "posterior samples" if bundle.is_posterior else "Monte-Carlo draws"
     provenance = {
         "spectrum": p.source,
-        "models": f"{p.n_models} × {bundle.architecture['name']}, "
-                  f"{p.n_draws} Monte-Carlo draws each",
+        "models": f"{p.n_models} × {bundle.architecture['name']}, {p.n_draws} {kind} each",
         "training grid": f"{bundle.grid.get('source')} (sha256 {bundle.grid.get('content_hash')})",
         "split": str({k: v for k, v in bundle.split.items() if k != "test_rows"}),
         "test RMSE": ", ".join(f"{n} {bundle.metrics['metrics'][t]['rmse']:.3g}"

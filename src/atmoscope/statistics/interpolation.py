@@ -224,6 +224,17 @@ class GridInterpolator:
                     f"{p} = {value:g} is outside the grid's range {lo:g}–{hi:g}"
                 )
 
+    def contains(self, params) -> np.ndarray:
+        """Whether each parameter vector can be interpolated: inside every parameter's
+        range and, for an irregular grid, inside the convex hull of the nodes."""
+        points = self._as_points(params)
+        lo = np.array([self.bounds_[p][0] for p in self.params_])
+        hi = np.array([self.bounds_[p][1] for p in self.params_])
+        inside = np.all((points >= lo) & (points <= hi), axis=1)
+        if not self.is_regular_:
+            inside &= self._interpolator.tri.find_simplex(self._scale(points)) >= 0
+        return inside
+
     def __call__(self, params) -> np.ndarray:
         """Interpolated model spectra.
 

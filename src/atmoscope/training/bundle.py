@@ -64,22 +64,81 @@ class ModelBundle:
     versions: dict
     created: str
 
+    @property
+    def is_posterior(self) -> bool:
+        """Whether the network estimates a posterior (``--model posterior``/``gaussian``)
+        rather than a point."""
+        return hasattr(self.model, "sample")
+
+    @property
+    def needs_errors(self) -> bool:
+        """Whether the network reads the flux errors (posterior models do)."""
+        return bool(self.preprocessor.noise_channel)
+
+    def _inputs(self, flux: np.ndarray, error: np.ndarray | None):
+        if self.needs_errors and error is None:
+            # no quoted errors: assume the best S/N the model was trained for
+            error = np.abs(flux) / max(self.training["noise_snr"])
+        elif error is not None:
+            error = np.broadcast_to(np.asarray(error, dtype=np.float64), flux.shape)
+        return error
+
     @torch.no_grad()
-    def predict(self, flux: np.ndarray, batch_size: int = 8192) -> np.ndarray:
-        """Parameters in physical units, shape ``(n, n_targets)``, in :attr:`targets` order.
+    def predict(self, flux: np.ndarray, error: np.ndarray | None = None,
+                batch_size: int = 8192) -> np.ndarray:
+        """Parameters in physical units, shape ``(n, n_targets)``, in :attr:`targets` order
+        (for a posterior model, the posterior mean).
 
         Args:
             flux: spectra on this bundle's wavelength grid, shape ``(n, n_wavelengths)``.
+            error: their 1σ errors, read by posterior models (:attr:`needs_errors`);
+                None there means the highest S/N of the training noise.
         """
         flux = np.atleast_2d(np.asarray(flux, dtype=np.float64))
+        error = self._inputs(flux, error)
+        if self.is_posterior:  # the mean of 64 samples each: bound the memory
+            batch_size = min(batch_size, 2048)
         self.model.eval()
         out = []
         for i in range(0, len(flux), batch_size):
-            x, e = (torch.from_numpy(a) for a in
-                    self.preprocessor.transform_spectra(flux[i:i + batch_size]))
+            x, e = (torch.from_numpy(a) for a in self.preprocessor.transform_spectra(
+                flux[i:i + batch_size], None if error is None else error[i:i + batch_size]))
             out.append(self.model(x, e).numpy())
         z = np.concatenate(out) if out else np.zeros((0, len(self.targets)))
         return self.preprocessor.inverse_transform_targets(z)
+
+    @torch.no_grad()
+    def sample(self, flux: np.ndarray, error: np.ndarray | None = None, n_samples: int = 1000,
+               seed: int = 0, batch_size: int = 131_072) -> np.ndarray:
+        """Posterior samples in physical units, shape ``(n, n_samples, n_targets)``.
+
+        Args:
+            flux, error: spectra and their 1σ errors on this bundle's wavelengths.
+            n_samples: samples per spectrum.
+            seed: seed of the samples (the same seed gives the same samples).
+            batch_size: samples drawn at once (spectra × samples), to bound memory.
+
+        Raises:
+            AtmoscopeError: the bundle holds a point estimator (sample it with
+                Monte-Carlo draws over the errors instead, as the Predictor does).
+        """
+        if not self.is_posterior:
+            raise AtmoscopeError(f"a {self.architecture['name']!r} model gives points, not "
+                                 "posterior samples")
+        flux = np.atleast_2d(np.asarray(flux, dtype=np.float64))
+        error = self._inputs(flux, error)
+        self.model.eval()
+        step = max(1, batch_size // n_samples)
+        out = np.empty((len(flux), n_samples, len(self.targets)))
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            for i in range(0, len(flux), step):
+                x, e = (torch.from_numpy(a) for a in self.preprocessor.transform_spectra(
+                    flux[i:i + step], error[i:i + step]))
+                z = self.model.sample(x, e, n_samples).numpy()
+                out[i:i + step] = self.preprocessor.inverse_transform_targets(
+                    z.reshape(-1, z.shape[-1])).reshape(z.shape)
+        return out
 
     def save(self, path: str | Path) -> Path:
         """Write the bundle directory (replacing an existing one only once complete)."""

@@ -133,10 +133,10 @@ class ResidualCNN(nn.Module):
 
     def __init__(self, n_wavelengths: int, n_extra: int, n_targets: int,
                  width: int = 32, stages: int = 2, kernel: int = 5, hidden: int = 256,
-                 dropout: float = 0.0) -> None:
+                 dropout: float = 0.0, in_channels: int = 1) -> None:
         super().__init__()
         layers: list[nn.Module] = [
-            nn.Conv1d(1, width, 7, stride=2, padding=3, bias=False),
+            nn.Conv1d(in_channels, width, 7, stride=2, padding=3, bias=False),
             nn.BatchNorm1d(width), nn.GELU()]
         channels, length = width, (n_wavelengths + 1) // 2
         for stage in range(stages):
@@ -151,7 +151,8 @@ class ResidualCNN(nn.Module):
             nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, n_targets))
 
     def forward(self, spectrum: torch.Tensor, extra: torch.Tensor) -> torch.Tensor:
-        h = self.features(spectrum.unsqueeze(1))
+        # (B, L) for one channel, (B, C, L) for several (e.g. flux and its noise level)
+        h = self.features(spectrum.unsqueeze(1) if spectrum.dim() == 2 else spectrum)
         return self.head(torch.cat([h, extra], dim=1))
 
 
@@ -178,3 +179,6 @@ class ResidualMLP(nn.Module):
 
 
 MODELS["default"] = ResidualCNN
+
+# Posterior estimators register themselves ("posterior", "gaussian").
+from atmoscope.training import posterior_models  # noqa: E402, F401

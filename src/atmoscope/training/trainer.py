@@ -13,11 +13,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from atmoscope.data.augment import (OffNodeSampler, interpolation_residuals, log_uniform_snr,
+                                   noise_profile)
 from atmoscope.data.grid import SpectralGrid
 from atmoscope.data.preprocessing import Preprocessor
 from atmoscope.data.splits import Split
 from atmoscope.errors import AtmoscopeError
-from atmoscope.evaluation.metrics import add_noise
+from atmoscope.evaluation.metrics import add_noise, noisy_observation
 from atmoscope.training.models import MODELS, build_model
 
 __all__ = ["TrainConfig", "Trainer"]
@@ -38,6 +40,18 @@ class TrainConfig:
             within the budget.
         noise_snr: ``(low, high)``: each training spectrum gets fresh Gaussian noise
             at an S/N drawn log-uniformly in that range, every batch; ``()`` for none.
+        noise_profile: relative-error shape per pixel (median 1, on the grid's
+            wavelengths; see :func:`~atmoscope.data.augment.noise_profile`) for
+            heteroscedastic noise; None for the same S/N in every pixel.
+        offnode: fraction of every batch replaced by spectra at continuous parameter
+            values (:class:`~atmoscope.data.augment.OffNodeSampler` over the training
+            and validation nodes, never the test nodes); posterior models default to 1.
+        offnode_source: ``auto``, ``simulator`` or ``interpolate`` (see the sampler).
+        mismatch: scale of the model-mismatch augmentation: each training spectrum is
+            multiplied by ``10 ** (u · r)``, ``r`` a random leave-one-out interpolation
+            residual of the grid (:func:`~atmoscope.data.augment.interpolation_residuals`)
+            and ``u ~ N(0, mismatch²)``. Not applied when the spectra come from the
+            exact generator. Posterior models default to 1.
         min_steps: when ``epochs`` is not given, at least this many optimiser steps:
             on a small grid (Sonora Bobcat's 345 spectra make one batch per epoch) the
             epochs rise to reach it, and the patience to a third of them, so the model
@@ -57,6 +71,10 @@ class TrainConfig:
     spectrum_mode: str | None = None
     extra_features: str | None = None
     noise_snr: tuple[float, float] | tuple | None = None
+    noise_profile: tuple[float, ...] | None = None
+    offnode: float | None = None
+    offnode_source: str = "auto"
+    mismatch: float | None = None
     patience: int | None = None
     min_steps: int | None = None
     seed: int = 42
@@ -72,6 +90,17 @@ class TrainConfig:
             if value is None and key in defaults:
                 values[key] = defaults[key]
         values["noise_snr"] = tuple(values["noise_snr"] or ())
+        values["offnode"] = float(values["offnode"] or 0.0)
+        values["mismatch"] = float(values["mismatch"] or 0.0)
+        if values["mismatch"] < 0:
+            raise AtmoscopeError(f"mismatch must be >= 0, got {values['mismatch']}")
+        if values["noise_profile"] is not None:
+            values["noise_profile"] = tuple(float(v) for v in values["noise_profile"])
+        if not 0.0 <= values["offnode"] <= 1.0:
+            raise AtmoscopeError(f"offnode must be a fraction in [0, 1], got {values['offnode']}")
+        if getattr(MODELS[self.model], "needs_errors", False) and not values["noise_snr"]:
+            raise AtmoscopeError(f"model {self.model!r} estimates posteriors of noisy spectra: "
+                                 "it needs training noise (--noise-snr LOW,HIGH)")
         return TrainConfig(**values)
 
 
@@ -87,12 +116,14 @@ def _lr_factor(schedule: str, progress: float) -> float:
     raise AtmoscopeError(f"unknown schedule {schedule!r} (constant, cosine, onecycle)")
 
 
-def _loss_fn(name: str) -> nn.Module:
+def _loss_fn(name: str) -> nn.Module | None:
+    if name == "nll":
+        return None  # the model's own negative log-likelihood (posterior models)
     if name == "huber":
         return nn.HuberLoss(delta=1.0)  # the mean over heads = TelescopeML's equal weights
     if name == "mse":
         return nn.MSELoss()
-    raise AtmoscopeError(f"unknown loss {name!r} (huber or mse)")
+    raise AtmoscopeError(f"unknown loss {name!r} (huber, mse, or nll for posterior models)")
 
 
 def _atomic_save(obj, path: Path) -> None:
@@ -121,20 +152,50 @@ class Trainer:
         self.checkpoint = checkpoint
         self.progress = progress
 
-    def _noisy(self, flux: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        low, high = self.config_.noise_snr
-        snr = np.exp(rng.uniform(np.log(low), np.log(high), size=(len(flux), 1)))
-        return add_noise(flux, snr, rng)  # the same noise model the evaluation uses
+    def _observe(self, flux: np.ndarray, rng: np.random.Generator
+                 ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Noisy copies of ``flux`` (and their quoted errors for posterior models), with
+        the noise model the evaluation uses."""
+        cfg = self.config_
+        if not cfg.noise_snr:
+            return flux, None
+        snr = log_uniform_snr(*cfg.noise_snr, len(flux), rng)
+        if self._needs_errors:
+            return noisy_observation(flux, snr, rng, self._profile)
+        scale = snr if self._profile is None else snr / self._profile
+        return add_noise(flux, scale, rng), None
+
+    def _loss(self, model: nn.Module, loss_fn, x, e, y) -> torch.Tensor:
+        return model.loss(x, e, y) if loss_fn is None else loss_fn(model(x, e), y)
 
     def fit(self, grid: SpectralGrid, split: Split, resume: bool = False) -> Trainer:
         """Train on ``split.train``; stop early on ``split.val`` loss; keep the best epoch."""
         cfg = self.config_ = self.config.resolved()
         torch.manual_seed(cfg.seed)
+        self._needs_errors = getattr(MODELS[cfg.model], "needs_errors", False)
+        self._profile = None
+        if cfg.noise_profile is not None:
+            if len(cfg.noise_profile) != grid.n_wavelengths:
+                raise AtmoscopeError(f"noise profile has {len(cfg.noise_profile)} values for "
+                                     f"{grid.n_wavelengths} wavelengths")
+            self._profile = noise_profile(np.ones(grid.n_wavelengths), cfg.noise_profile)
+        sampler, residuals = None, None
+        nodes = np.concatenate([split.train, split.val])  # never the test nodes
+        if cfg.offnode > 0:
+            sampler = OffNodeSampler(grid, nodes, source=cfg.offnode_source)
+        if cfg.mismatch > 0 and (sampler is None or sampler.source_ == "interpolate"):
+            residuals = interpolation_residuals(grid, nodes)
+            if not len(residuals):
+                raise AtmoscopeError("mismatch augmentation: no grid node has neighbours on "
+                                     "both sides along any parameter")
         y = grid.target_values
         pre = Preprocessor(grid.targets, spectrum_mode=cfg.spectrum_mode,
-                           extra_features=cfg.extra_features)
+                           extra_features=cfg.extra_features, noise_channel=self._needs_errors)
         self.preprocessor_ = pre.fit(grid.flux[split.train], y[split.train])
-        x_val, e_val = (torch.from_numpy(a) for a in pre.transform_spectra(grid.flux[split.val]))
+        val_flux, val_error = grid.flux[split.val], None
+        if self._needs_errors:  # a posterior is scored on noisy spectra, the same every epoch
+            val_flux, val_error = self._observe(val_flux, np.random.default_rng([cfg.seed, 2**31]))
+        x_val, e_val = (torch.from_numpy(a) for a in pre.transform_spectra(val_flux, val_error))
         y_val = torch.from_numpy(pre.transform_targets(y[split.val]))
         train_flux, y_train = grid.flux[split.train], pre.transform_targets(y[split.train])
 
@@ -147,6 +208,8 @@ class Trainer:
         else:
             raise AtmoscopeError(f"unknown optimizer {cfg.optimizer!r} (adam or adamw)")
         loss_fn = _loss_fn(cfg.loss)
+        if loss_fn is None and not hasattr(model, "loss"):
+            raise AtmoscopeError(f"loss 'nll' needs a posterior model, not {cfg.model!r}")
 
         history = {"epoch": [], "train_loss": [], "val_loss": [], "lr": [], "seconds": []}
         start_epoch, elapsed, best_val, best_state, best_epoch = 0, 0.0, math.inf, None, -1
@@ -187,10 +250,18 @@ class Trainer:
             total, lr = 0.0, cfg.lr
             for i in range(steps_per_epoch):
                 rows = order[i * bs:(i + 1) * bs]
-                flux = train_flux[rows]
-                if cfg.noise_snr:
-                    flux = self._noisy(flux, rng)
-                xb, eb = (torch.from_numpy(a) for a in pre.transform_spectra(flux))
+                flux, yb = train_flux[rows], y_train[rows]
+                n_off = int(round(cfg.offnode * len(rows)))
+                if n_off:
+                    theta, off_flux = sampler.draw(n_off, rng)
+                    flux = np.concatenate([flux[n_off:], off_flux])
+                    yb = np.concatenate([yb[n_off:], pre.transform_targets(theta)])
+                if residuals is not None:
+                    u = rng.normal(0.0, cfg.mismatch, size=(len(flux), 1))
+                    flux = flux * 10.0 ** (u * residuals[rng.integers(len(residuals),
+                                                                      size=len(flux))])
+                flux, error = self._observe(flux, rng)
+                xb, eb = (torch.from_numpy(a) for a in pre.transform_spectra(flux, error))
                 progress = (epoch * steps_per_epoch + i) / total_steps
                 if cfg.budget:
                     progress = max(progress, (time.perf_counter() - t0) / cfg.budget)
@@ -198,13 +269,13 @@ class Trainer:
                 for group in opt.param_groups:
                     group["lr"] = lr
                 opt.zero_grad(set_to_none=True)
-                loss = loss_fn(model(xb, eb), torch.from_numpy(y_train[rows]))
+                loss = self._loss(model, loss_fn, xb, eb, torch.from_numpy(yb))
                 loss.backward()
                 opt.step()
                 total += loss.item() * len(rows)
             model.eval()
             with torch.no_grad():
-                val = loss_fn(model(x_val, e_val), y_val).item()
+                val = self._loss(model, loss_fn, x_val, e_val, y_val).item()
             elapsed = time.perf_counter() - t0
             for key, value in zip(history, (epoch, total / n, val, lr, elapsed), strict=True):
                 history[key].append(value)

@@ -49,7 +49,8 @@ def train_bundle(grid: SpectralGrid, split: Split, config: TrainConfig, out: str
     trainer = Trainer(config, checkpoint=checkpoint, progress=progress).fit(
         grid, split, resume=resume)
     bundle = ModelBundle.from_trainer(trainer, grid, split)
-    report = evaluate_predictor(bundle.predict, grid, split.test, snrs=snrs)
+    report = evaluate_predictor(bundle.predict, grid, split.test, snrs=snrs,
+                                with_errors=bundle.needs_errors)
     bundle.metrics = {k: v for k, v in report.items() if k != "predictions"}
     if out is not None:
         bundle.save(out)
@@ -77,7 +78,8 @@ def evaluate_bundle(bundle: ModelBundle, grid: SpectralGrid,
         raise AtmoscopeError(f"grid has no column(s) {missing} that the model predicts")
     grid = grid.with_targets(bundle.targets)
     rows, which = scoring_rows(bundle, grid)
-    report = evaluate_predictor(bundle.predict, grid, rows, snrs=snrs)
+    report = evaluate_predictor(bundle.predict, grid, rows, snrs=snrs,
+                                with_errors=bundle.needs_errors)
     report["rows"] = which
     return report, rows
 
