@@ -154,6 +154,8 @@ def test_train_config_checks_posterior_options(small):
         TrainConfig(model="posterior", noise_snr=()).resolved()
     with pytest.raises(AtmoscopeError, match="fraction"):
         TrainConfig(model="rescnn", offnode=1.5).resolved()
+    with pytest.raises(AtmoscopeError, match="give --noise-snr"):
+        TrainConfig(model="rescnn", noise_snr=(), noise_profile=(1.0, 2.0)).resolved()
     with pytest.raises(AtmoscopeError, match="mismatch must be"):
         TrainConfig(model="rescnn", mismatch=-1).resolved()
     assert TrainConfig(model="posterior").resolved().offnode == 1.0
@@ -243,12 +245,17 @@ def test_predictor_uses_the_posterior_and_flags_missing_errors(posterior_bundle,
     grid, _ = small
     spectrum = _mock_observation({"gravity": 5.0, "temperature": 1000.0, "c_o_ratio": 1.0,
                                   "metallicity": 0.0}, tmp_path / "mock.ecsv")
-    predictor = Predictor(bundle, grid=grid, n_draws=400, distance_pc=10.0, radius_rjup=1.0)
+    predictor = Predictor(bundle, grid=grid, n_samples=400, distance_pc=10.0, radius_rjup=1.0)
     p = predictor.predict(spectrum)
-    assert p.samples.shape == (400, 4) and p.n_draws == 400
+    assert p.samples.shape == (400, 4) and p.n_draws == 400 and p.posterior
     np.testing.assert_allclose(p.point, p.samples.mean(axis=0))
     assert 700 < p.summary()["temperature"]["p50"] < 1300
     assert not any("no flux errors" in f for f in p.flags)
+    # the HTML report shows the posterior (corner plot) and says where the samples come from
+    from atmoscope.prediction.report import write_prediction_report
+
+    html = write_prediction_report(p, predictor, tmp_path / "report.html").read_text()
+    assert "400 posterior samples each" in html and "Posterior samples" in html
     # without errors the posterior assumes the best training S/N, and says so
     from atmoscope.observed import read_spectrum
 
@@ -309,9 +316,9 @@ def test_cli_train_predict_and_calibrate_a_posterior(small, tmp_path, capsys):
     assert len(member["training"]["noise_profile"]) == 104
     capsys.readouterr()
     assert main(["predict", str(tmp_path / "gauss"), str(spectrum), "--json", "--distance",
-                 "10", "--radius", "1", "--draws", "300"]) == 0
+                 "10", "--radius", "1", "--samples", "300"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["n_models"] == 2 and out["n_draws"] == 300
+    assert out["n_models"] == 2 and out["n_draws"] == 150 and out["uncertainty"] == "posterior"
     assert out["parameters"]["temperature"]["p16"] < out["parameters"]["temperature"]["p84"]
     assert main(["calibrate", str(tmp_path / "gauss"), "--grid", str(path), "--json",
                  "--n-spectra", "30", "--draws", "40", "--plot", str(tmp_path / "cal.png")]) == 0

@@ -183,12 +183,12 @@ def _parse_snr_range(value: str | None):
 def _noise_profile_from(path: Path, g) -> tuple[float, ...]:
     """The relative-error shape of an observed spectrum, on the grid's wavelengths."""
     from atmoscope.data.augment import noise_profile
-    from atmoscope.observed import read_spectrum, resample
+    from atmoscope.observed import clean_spectrum, read_spectrum, resample
 
     spectrum = read_spectrum(path)
     if spectrum.error is None:
         raise AtmoscopeError(f"{path}: no flux errors to take a noise profile from")
-    on_grid = resample(spectrum, g.wavelength_quantity, allow_partial=True)
+    on_grid = resample(clean_spectrum(spectrum)[0], g.wavelength_quantity, allow_partial=True)
     return tuple(noise_profile(on_grid.flux.value, on_grid.error.value).tolist())
 
 
@@ -337,7 +337,8 @@ def calibrate_cmd(bundle_path, grid_path, as_json, n_spectra, draws, snr, seed, 
     g = _load_grid(grid_path, targets, wavelength_unit, flux_unit, drop_duplicates)
     g = g.with_targets(first.targets)
     rows, which = scoring_rows(first, g)
-    obs = held_out_observations(g, rows, n_spectra=n_spectra, snr_range=low_high, seed=seed)
+    obs = held_out_observations(g, rows, n_spectra=n_spectra, snr_range=low_high, seed=seed,
+                                profile=first.noise_profile)
     mc = monte_carlo_sampler(
         lambda flux, error=None: np.concatenate([m.predict(flux, error) for m in members]),
         draws, len(members), seed=seed, with_errors=first.needs_errors)
@@ -382,8 +383,9 @@ def calibrate_cmd(bundle_path, grid_path, as_json, n_spectra, draws, snr, seed, 
 def _prediction_options(func):
     options = [
         click.option("--draws", type=click.IntRange(0), default=100, show_default=True,
-                     help="Monte-Carlo draws over the flux errors per model (posterior "
-                     "models: posterior samples per model)."),
+                     help="Monte-Carlo draws over the flux errors per model (point models)."),
+        click.option("--samples", type=click.IntRange(2), default=1000, show_default=True,
+                     help="Posterior samples in all (posterior models; shared by members)."),
         click.option("--seed", type=int, default=0, show_default=True),
         click.option("--distance", type=click.FloatRange(min=0, min_open=True), default=None,
                      help="Distance in pc (with --radius: scale to surface flux)."),
@@ -411,13 +413,14 @@ def _column(value: str | None):
     return int(value) if value is not None and value.isdigit() else value
 
 
-def _make_predictor(bundle_path, draws, seed, distance, radius, grid_path, grid_flux,
+def _make_predictor(bundle_path, draws, samples, seed, distance, radius, grid_path, grid_flux,
                     allow_partial):
     from atmoscope.prediction import Predictor, load_ensemble
 
     if (distance is None) != (radius is None):
         raise click.UsageError("--distance and --radius go together")
-    return Predictor(load_ensemble(bundle_path), grid=grid_path, n_draws=draws, seed=seed,
+    return Predictor(load_ensemble(bundle_path), grid=grid_path, n_draws=draws,
+                     n_samples=samples, seed=seed,
                      distance_pc=distance, radius_rjup=radius, allow_partial=allow_partial,
                      grid_flux_kind=grid_flux)
 
@@ -431,7 +434,8 @@ def _make_predictor(bundle_path, draws, seed, distance, radius, grid_path, grid_
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="One spectrum: also write a self-contained HTML report.")
 @_prediction_options
-def predict_cmd(bundle_path, spectra, out, as_json, report_path, draws, seed, distance, radius,
+def predict_cmd(bundle_path, spectra, out, as_json, report_path, draws, samples, seed, distance,
+                radius,
                 grid_path, grid_flux, allow_partial, wave_col, flux_col, err_col, wave_unit,
                 spec_flux_unit) -> None:
     """Predict parameters, with uncertainties, of observed spectra (CSV, text, FITS).
@@ -439,7 +443,7 @@ def predict_cmd(bundle_path, spectra, out, as_json, report_path, draws, seed, di
     BUNDLE is a model bundle or a folder of bundles (an ensemble)."""
     from atmoscope.prediction import predict_catalog, spectrum_files
 
-    predictor = _make_predictor(bundle_path, draws, seed, distance, radius, grid_path,
+    predictor = _make_predictor(bundle_path, draws, samples, seed, distance, radius, grid_path,
                                 grid_flux, allow_partial)
     read = {"wave_col": _column(wave_col), "flux_col": _column(flux_col),
             "err_col": _column(err_col), "wave_unit": wave_unit, "flux_unit": spec_flux_unit}
@@ -474,8 +478,9 @@ def predict_cmd(bundle_path, spectra, out, as_json, report_path, draws, seed, di
 def _echo_prediction(prediction) -> None:
     from atmoscope.evaluation.report import TARGET_LABELS
 
+    kind = "posterior samples" if prediction.posterior else "Monte-Carlo draws"
     click.echo(f"{prediction.source}: {prediction.n_models} model(s) × "
-               f"{prediction.n_draws} Monte-Carlo draws")
+               f"{prediction.n_draws} {kind}")
     click.echo(f"{'parameter':<14}{'mean':>10}{'std':>9}{'2.5%':>10}{'16%':>10}{'50%':>10}"
                f"{'84%':>10}{'97.5%':>10}")
     for name, s in prediction.summary().items():
@@ -499,12 +504,13 @@ def _echo_prediction(prediction) -> None:
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="HTML file to write (self-contained).")
 @_prediction_options
-def report_cmd(bundle_path, spectrum, out, draws, seed, distance, radius, grid_path, grid_flux,
+def report_cmd(bundle_path, spectrum, out, draws, samples, seed, distance, radius, grid_path,
+               grid_flux,
                allow_partial, wave_col, flux_col, err_col, wave_unit, spec_flux_unit) -> None:
     """Predict one spectrum and write a self-contained HTML report."""
     from atmoscope.prediction.report import write_prediction_report
 
-    predictor = _make_predictor(bundle_path, draws, seed, distance, radius, grid_path,
+    predictor = _make_predictor(bundle_path, draws, samples, seed, distance, radius, grid_path,
                                 grid_flux, allow_partial)
     prediction = predictor.predict(spectrum, wave_col=_column(wave_col),
                                    flux_col=_column(flux_col), err_col=_column(err_col),

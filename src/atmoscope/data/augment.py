@@ -76,7 +76,10 @@ def interpolation_residuals(grid: SpectralGrid, rows: Sequence[int] | None = Non
     """
     nodes = grid if rows is None else grid.select(np.sort(np.asarray(rows)))
     params = nodes.parameters.reset_index(drop=True)
-    logf = np.log10(nodes.flux)
+    keep = ~params.duplicated().to_numpy()  # repeated nodes would divide by zero
+    params = params[keep].reset_index(drop=True)
+    with np.errstate(divide="ignore"):
+        logf = np.log10(nodes.flux[keep])
     varying = [c for c in params.columns if params[c].nunique() > 1]
     out = []
     for axis in varying:
@@ -91,7 +94,8 @@ def interpolation_residuals(grid: SpectralGrid, rows: Sequence[int] | None = Non
             w = ((a[1:-1] - a[:-2]) / (a[2:] - a[:-2]))[:, None]
             predicted = (1 - w) * logf[index[:-2]] + w * logf[index[2:]]
             out.append(logf[index[1:-1]] - predicted)
-    return np.concatenate(out) if out else np.zeros((0, grid.n_wavelengths))
+    out = np.concatenate(out) if out else np.zeros((0, grid.n_wavelengths))
+    return out[np.all(np.isfinite(out), axis=1)]  # zero flux has no log
 
 
 class OffNodeSampler:
@@ -135,6 +139,7 @@ class OffNodeSampler:
 
             self.interpolator_ = GridInterpolator(nodes)
             self.params_ = list(self.interpolator_.params_)
+        self._points(np.zeros((1, len(grid.targets))))  # every varying parameter a target
         self.low_ = params[self.params_].min().to_numpy(float)
         self.high_ = params[self.params_].max().to_numpy(float)
         # parameters that do not vary stay at their single value

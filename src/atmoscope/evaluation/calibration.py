@@ -67,12 +67,13 @@ def sbc_ranks(samples: np.ndarray, truth: np.ndarray) -> np.ndarray:
 
 
 def held_out_observations(grid: SpectralGrid, rows: np.ndarray, *, n_spectra: int = 500,
-                          snr_range: tuple[float, float] = (5.0, 100.0), seed: int = 0
-                          ) -> dict[str, np.ndarray]:
+                          snr_range: tuple[float, float] = (5.0, 100.0), seed: int = 0,
+                          profile: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Noisy observations of up to ``n_spectra`` of the given (held-out) grid rows.
 
-    Each gets Gaussian noise at an S/N drawn log-uniformly in ``snr_range``, with the
-    errors an observer would quote (:func:`~atmoscope.evaluation.metrics.noisy_observation`).
+    Each gets Gaussian noise at an S/N drawn log-uniformly in ``snr_range`` (shaped by
+    the relative-error ``profile``, if any), with the errors an observer would quote
+    (:func:`~atmoscope.evaluation.metrics.noisy_observation`).
 
     Returns:
         ``{"rows", "observed", "error", "truth", "snr"}``.
@@ -80,7 +81,7 @@ def held_out_observations(grid: SpectralGrid, rows: np.ndarray, *, n_spectra: in
     rng = np.random.default_rng(seed)
     rows = rng.permutation(np.asarray(rows))[:n_spectra]
     snr = np.exp(rng.uniform(*np.log(snr_range), size=(len(rows), 1)))
-    observed, error = noisy_observation(grid.flux[rows], snr, rng)
+    observed, error = noisy_observation(grid.flux[rows], snr, rng, profile)
     return {"rows": rows, "observed": observed, "error": error,
             "truth": grid.target_values[rows], "snr": snr[:, 0]}
 
@@ -100,7 +101,7 @@ def monte_carlo_sampler(predict: Callable[..., np.ndarray], n_draws: int = 100,
     """
 
     def sample(observed: np.ndarray, error: np.ndarray) -> np.ndarray:
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng([seed, 1])  # not the stream that made the observations
         n, n_wl = observed.shape
         draws = observed[:, None, :] + rng.standard_normal((n, n_draws, n_wl)) * error[:, None]
         draws = np.where(draws > 0, draws, np.abs(observed)[:, None, :] * 1e-3).reshape(-1, n_wl)

@@ -27,6 +27,7 @@ def evaluate_predictor(
     snrs: Sequence[float] = (10, 20, 50),
     seed: int = 0,
     with_errors: bool = False,
+    profile: np.ndarray | None = None,
 ) -> dict:
     """Score ``predict`` (flux → physical parameters in ``grid.targets`` order).
 
@@ -40,6 +41,8 @@ def evaluate_predictor(
         with_errors: call ``predict(noisy_flux, error)`` with the quoted errors of the
             noisy copies (:func:`~atmoscope.evaluation.metrics.noisy_observation`), for
             models that read errors; the noiseless spectra are still ``predict(flux)``.
+        profile: relative-error shape of the noise (the model's training profile), or
+            None for the same S/N in every pixel.
 
     Returns:
         ``{"n_spectra", "metrics": {target: {rmse, mae, r2, bias, ae68, ae95, n}},
@@ -53,9 +56,9 @@ def evaluate_predictor(
     rng = np.random.default_rng(seed)
     for snr in snrs:
         if with_errors:
-            noisy = predict(*noisy_observation(flux, snr, rng))
+            noisy = predict(*noisy_observation(flux, snr, rng, profile))
         else:
-            noisy = predict(add_noise(flux, snr, rng))
+            noisy = predict(add_noise(flux, snr if profile is None else snr / profile, rng))
         report["noisy"][f"snr{snr:g}"] = regression_metrics(truth, noisy, grid.targets)
     report["predictions"] = predicted
     return report

@@ -71,8 +71,9 @@ def _flux_kind(unit) -> str | None:
 class Prediction:
     """Everything known about one spectrum's parameters.
 
-    ``samples`` has one row per (ensemble member, Monte-Carlo draw), in physical
-    units, columns in ``targets`` order.
+    ``samples`` has one row per (ensemble member, Monte-Carlo draw) — or, for posterior
+    models, per posterior sample (``posterior=True``; ``n_draws`` then counts samples
+    per member) — in physical units, columns in ``targets`` order.
     """
 
     source: str
@@ -90,6 +91,7 @@ class Prediction:
     implied_radius_rjup: float | None = None
     n_models: int = 1
     n_draws: int = 0
+    posterior: bool = False
 
     def summary(self) -> dict[str, dict[str, float]]:
         """Per parameter: mean, std and the 2.5/16/50/84/97.5 % percentiles."""
@@ -111,6 +113,7 @@ class Prediction:
         return {"source": self.source, "parameters": self.summary(), "fit": fit,
                 "scale": self.scale, "implied_radius_rjup": self.implied_radius_rjup,
                 "n_models": self.n_models, "n_draws": self.n_draws,
+                "uncertainty": "posterior" if self.posterior else "monte_carlo",
                 "cleaning": self.cleaning, "flags": self.flags}
 
 
@@ -122,8 +125,9 @@ class Predictor:
             (see :func:`load_ensemble`).
         grid: the training grid, for the model spectrum and χ² (default: the grid
             file recorded in the bundle, when it still exists).
-        n_draws: Monte-Carlo draws over the flux errors per model (0: none); for
-            posterior models, posterior samples per model.
+        n_draws: Monte-Carlo draws over the flux errors per model (0: none).
+        n_samples: posterior samples in all, for posterior models (split equally among
+            the members of an ensemble).
         seed: seed of the draws.
         distance_pc, radius_rjup: when both are given the spectrum is scaled to
             surface flux by (d/R)² before prediction — needed by models that use
@@ -135,13 +139,15 @@ class Predictor:
         n_band_samples: samples used for the predictive band of model spectra.
     """
 
-    def __init__(self, bundles, *, grid=None, n_draws: int = 100, seed: int = 0,
+    def __init__(self, bundles, *, grid=None, n_draws: int = 100, n_samples: int = 1000,
+                 seed: int = 0,
                  distance_pc: float | None = None, radius_rjup: float | None = None,
                  allow_partial: bool = False, grid_flux_kind: str | None = None,
                  n_band_samples: int = 200) -> None:
         self.bundles = bundles
         self.grid = grid
         self.n_draws = n_draws
+        self.n_samples = n_samples
         self.seed = seed
         self.distance_pc = distance_pc
         self.radius_rjup = radius_rjup
@@ -286,15 +292,21 @@ class Predictor:
             if not ok.any():
                 raise AtmoscopeError(f"{spectrum.meta.get('source', 'spectrum')}: no pixel "
                                      "has a usable flux error")
-            # pixels filled by interpolation get the typical relative error
-            net_error = np.abs(base[0]) * np.where(ok, rel, np.median(rel[ok]))[None]
-        n = max(self.n_draws, 2)
+            # pixels filled by interpolation get the typical relative error; a running
+            # median over 5 pixels keeps the scatter of σ/|F| in noisy data (the
+            # networks were trained on smooth relative errors) out of the input
+            from scipy.ndimage import median_filter
+
+            rel = median_filter(np.where(ok, rel, np.median(rel[ok])), size=5, mode="nearest")
+            net_error = np.abs(base[0]) * rel[None]
+        n = -(-self.n_samples // len(self.members))
         samples = np.concatenate([b.sample(base, net_error, n, seed=self.seed + i)[0]
                                   for i, b in enumerate(self.members)])
         prediction = Prediction(
             source=str(spectrum.meta.get("source", "spectrum")), targets=first.targets,
             point=samples.mean(axis=0), samples=samples, spectrum=resampled,
-            cleaning=cleaning, flags=flags, n_models=len(self.members), n_draws=n)
+            cleaning=cleaning, flags=flags, n_models=len(self.members), n_draws=n,
+            posterior=True)
         self._model_spectrum(prediction, at_earth, error, usable)
         return prediction
 

@@ -58,7 +58,7 @@ def write_prediction_report(prediction: Prediction, predictor: Predictor,
         "flux scale (R/d)²": f"{p.scale:.4g}"}
     if p.implied_radius_rjup is not None:
         fit["implied radius (R_Jup)"] = round(p.implied_radius_rjup, 3)
-    kind = "posterior samples" if bundle.is_posterior else "Monte-Carlo draws"
+    kind = "posterior samples" if p.posterior else "Monte-Carlo draws"
     provenance = {
         "spectrum": p.source,
         "models": f"{p.n_models} × {bundle.architecture['name']}, {p.n_draws} {kind} each",

@@ -231,8 +231,10 @@ class GridInterpolator:
         lo = np.array([self.bounds_[p][0] for p in self.params_])
         hi = np.array([self.bounds_[p][1] for p in self.params_])
         inside = np.all((points >= lo) & (points <= hi), axis=1)
-        if not self.is_regular_:
-            inside &= self._interpolator.tri.find_simplex(self._scale(points)) >= 0
+        if not self.is_regular_ and inside.any():
+            # the interpolator's own answer, so that points on the hull's edge agree with it
+            values = self._interpolator(self._scale(points[inside]))
+            inside[inside] = ~np.isnan(np.atleast_2d(values)).any(axis=1)
         return inside
 
     def __call__(self, params) -> np.ndarray:

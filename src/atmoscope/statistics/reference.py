@@ -1,8 +1,8 @@
 """A classical posterior to check learned ones against: MCMC on the model grid.
 
 :func:`reference_posterior` samples p(θ | spectrum) with emcee's affine-invariant
-ensemble sampler (Foreman-Mackey et al. 2013) under exactly the model a posterior
-network is trained on (:mod:`atmoscope.data.augment`):
+ensemble sampler (Foreman-Mackey et al. 2013) under the prior, forward model and
+noise model a posterior network is trained on (:mod:`atmoscope.data.augment`):
 
 * prior: uniform over the training nodes' range (and convex hull), i.e. where an
   :class:`~atmoscope.data.augment.OffNodeSampler` draws;
@@ -11,7 +11,12 @@ network is trained on (:mod:`atmoscope.data.augment`):
 * likelihood: independent Gaussian pixels with σ_i(θ) = F_i(θ) · ρ_i, where
   ρ_i = error_i / |observed_i| is the observation's relative error (the S/N and
   noise profile it was made with). Unlike a fixed-σ χ², this is the true noise
-  model of the noisy grid spectra, so both methods target the same posterior.
+  model of the noisy grid spectra.
+
+On the embedded grid the two methods then target the same posterior exactly. On an
+interpolated grid the networks also learn the mismatch augmentation (interpolation
+residuals), which this likelihood leaves out: there the reference is the narrower,
+interpolation-trusting posterior.
 
 Needs the optional ``emcee`` package (``pip install atmoscope[reference]``).
 """

@@ -75,10 +75,17 @@ class ModelBundle:
         """Whether the network reads the flux errors (posterior models do)."""
         return bool(self.preprocessor.noise_channel)
 
+    @property
+    def noise_profile(self) -> np.ndarray | None:
+        """The relative-error shape the training noise had (None: the same S/N everywhere)."""
+        profile = self.training.get("noise_profile")
+        return None if profile is None else np.asarray(profile, dtype=np.float64)
+
     def _inputs(self, flux: np.ndarray, error: np.ndarray | None):
         if self.needs_errors and error is None:
             # no quoted errors: assume the best S/N the model was trained for
-            error = np.abs(flux) / max(self.training["noise_snr"])
+            profile = 1.0 if self.noise_profile is None else self.noise_profile
+            error = np.abs(flux) * profile / max(self.training["noise_snr"])
         elif error is not None:
             error = np.broadcast_to(np.asarray(error, dtype=np.float64), flux.shape)
         return error
@@ -115,7 +122,9 @@ class ModelBundle:
         Args:
             flux, error: spectra and their 1σ errors on this bundle's wavelengths.
             n_samples: samples per spectrum.
-            seed: seed of the samples (the same seed gives the same samples).
+            seed: seed of the samples: row ``i`` gets base noise from
+                ``default_rng([seed, i])``, so a spectrum's samples do not depend on
+                the batch it came in.
             batch_size: samples drawn at once (spectra × samples), to bound memory.
 
         Raises:
@@ -129,15 +138,16 @@ class ModelBundle:
         error = self._inputs(flux, error)
         self.model.eval()
         step = max(1, batch_size // n_samples)
-        out = np.empty((len(flux), n_samples, len(self.targets)))
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            for i in range(0, len(flux), step):
-                x, e = (torch.from_numpy(a) for a in self.preprocessor.transform_spectra(
-                    flux[i:i + step], error[i:i + step]))
-                z = self.model.sample(x, e, n_samples).numpy()
-                out[i:i + step] = self.preprocessor.inverse_transform_targets(
-                    z.reshape(-1, z.shape[-1])).reshape(z.shape)
+        k = len(self.targets)
+        out = np.empty((len(flux), n_samples, k))
+        for i in range(0, len(flux), step):
+            x, e = (torch.from_numpy(a) for a in self.preprocessor.transform_spectra(
+                flux[i:i + step], error[i:i + step]))
+            noise = np.stack([np.random.default_rng([seed, row]).standard_normal((n_samples, k))
+                              for row in range(i, min(i + step, len(flux)))])
+            z = self.model.transform_noise(x, e, torch.from_numpy(noise.astype(np.float32)))
+            out[i:i + step] = self.preprocessor.inverse_transform_targets(
+                z.numpy().reshape(-1, k)).reshape(z.shape)
         return out
 
     def save(self, path: str | Path) -> Path:

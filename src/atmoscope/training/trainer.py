@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from atmoscope.data.augment import (OffNodeSampler, interpolation_residuals, log_uniform_snr,
-                                   noise_profile)
+from atmoscope.data.augment import (OffNodeSampler, interpolation_residuals, is_synthetic,
+                                   log_uniform_snr, noise_profile)
 from atmoscope.data.grid import SpectralGrid
 from atmoscope.data.preprocessing import Preprocessor
 from atmoscope.data.splits import Split
@@ -45,13 +45,16 @@ class TrainConfig:
             heteroscedastic noise; None for the same S/N in every pixel.
         offnode: fraction of every batch replaced by spectra at continuous parameter
             values (:class:`~atmoscope.data.augment.OffNodeSampler` over the training
-            and validation nodes, never the test nodes); posterior models default to 1.
+            nodes only); posterior models default to 1.
         offnode_source: ``auto``, ``simulator`` or ``interpolate`` (see the sampler).
         mismatch: scale of the model-mismatch augmentation: each training spectrum is
             multiplied by ``10 ** (u · r)``, ``r`` a random leave-one-out interpolation
             residual of the grid (:func:`~atmoscope.data.augment.interpolation_residuals`)
             and ``u ~ N(0, mismatch²)``. Not applied when the spectra come from the
-            exact generator. Posterior models default to 1.
+            exact generator (the embedded grid). Posterior models default to 1: the
+            residuals are errors across two node spacings, as at a held-out node; between
+            neighbouring nodes interpolation errs about four times less, so this is
+            cautious there — and small beside the gap between any grid and real objects.
         min_steps: when ``epochs`` is not given, at least this many optimiser steps:
             on a small grid (Sonora Bobcat's 345 spectra make one batch per epoch) the
             epochs rise to reach it, and the patience to a third of them, so the model
@@ -98,6 +101,9 @@ class TrainConfig:
             values["noise_profile"] = tuple(float(v) for v in values["noise_profile"])
         if not 0.0 <= values["offnode"] <= 1.0:
             raise AtmoscopeError(f"offnode must be a fraction in [0, 1], got {values['offnode']}")
+        if values["noise_profile"] is not None and not values["noise_snr"]:
+            raise AtmoscopeError("a noise profile shapes the training noise: give --noise-snr "
+                                 "LOW,HIGH too")
         if getattr(MODELS[self.model], "needs_errors", False) and not values["noise_snr"]:
             raise AtmoscopeError(f"model {self.model!r} estimates posteriors of noisy spectra: "
                                  "it needs training noise (--noise-snr LOW,HIGH)")
@@ -180,11 +186,12 @@ class Trainer:
                                      f"{grid.n_wavelengths} wavelengths")
             self._profile = noise_profile(np.ones(grid.n_wavelengths), cfg.noise_profile)
         sampler, residuals = None, None
-        nodes = np.concatenate([split.train, split.val])  # never the test nodes
+        # only the training nodes: validation spectra stay unseen, test nodes never leak
         if cfg.offnode > 0:
-            sampler = OffNodeSampler(grid, nodes, source=cfg.offnode_source)
-        if cfg.mismatch > 0 and (sampler is None or sampler.source_ == "interpolate"):
-            residuals = interpolation_residuals(grid, nodes)
+            sampler = OffNodeSampler(grid, split.train, source=cfg.offnode_source)
+        exact = sampler.source_ == "simulator" if sampler is not None else is_synthetic(grid)
+        if cfg.mismatch > 0 and not exact:
+            residuals = interpolation_residuals(grid, split.train)
             if not len(residuals):
                 raise AtmoscopeError("mismatch augmentation: no grid node has neighbours on "
                                      "both sides along any parameter")
@@ -218,7 +225,10 @@ class Trainer:
             if ckpt_path is None or not ckpt_path.is_file():
                 raise AtmoscopeError(f"cannot resume: no checkpoint at {ckpt_path}")
             state = torch.load(ckpt_path, weights_only=True)
-            if state["config"] != asdict(cfg) or state["grid_hash"] != grid.content_hash:
+            # checkpoints from before the posterior options were added lack their keys
+            saved = {"noise_profile": None, "offnode": 0.0, "offnode_source": "auto",
+                     "mismatch": 0.0, **state["config"]}
+            if saved != asdict(cfg) or state["grid_hash"] != grid.content_hash:
                 raise AtmoscopeError(f"{ckpt_path}: checkpoint is for another configuration "
                                      "or grid; start again without --resume")
             model.load_state_dict(state["model"])

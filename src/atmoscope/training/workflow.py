@@ -50,7 +50,7 @@ def train_bundle(grid: SpectralGrid, split: Split, config: TrainConfig, out: str
         grid, split, resume=resume)
     bundle = ModelBundle.from_trainer(trainer, grid, split)
     report = evaluate_predictor(bundle.predict, grid, split.test, snrs=snrs,
-                                with_errors=bundle.needs_errors)
+                                with_errors=bundle.needs_errors, profile=bundle.noise_profile)
     bundle.metrics = {k: v for k, v in report.items() if k != "predictions"}
     if out is not None:
         bundle.save(out)
@@ -79,7 +79,7 @@ def evaluate_bundle(bundle: ModelBundle, grid: SpectralGrid,
     grid = grid.with_targets(bundle.targets)
     rows, which = scoring_rows(bundle, grid)
     report = evaluate_predictor(bundle.predict, grid, rows, snrs=snrs,
-                                with_errors=bundle.needs_errors)
+                                with_errors=bundle.needs_errors, profile=bundle.noise_profile)
     report["rows"] = which
     return report, rows
 
