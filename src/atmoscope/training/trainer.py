@@ -19,7 +19,7 @@ from atmoscope.data.grid import SpectralGrid
 from atmoscope.data.preprocessing import Preprocessor
 from atmoscope.data.splits import Split
 from atmoscope.errors import AtmoscopeError
-from atmoscope.evaluation.metrics import add_noise, noisy_observation
+from atmoscope.evaluation.metrics import noisy_observation
 from atmoscope.training.models import MODELS, build_model
 
 __all__ = ["TrainConfig", "Trainer"]
@@ -166,10 +166,8 @@ class Trainer:
         if not cfg.noise_snr:
             return flux, None
         snr = log_uniform_snr(*cfg.noise_snr, len(flux), rng)
-        if self._needs_errors:
-            return noisy_observation(flux, snr, rng, self._profile)
-        scale = snr if self._profile is None else snr / self._profile
-        return add_noise(flux, scale, rng), None
+        observed, error = noisy_observation(flux, snr, rng, self._profile)
+        return observed, error if self._needs_errors else None
 
     def _loss(self, model: nn.Module, loss_fn, x, e, y) -> torch.Tensor:
         return model.loss(x, e, y) if loss_fn is None else loss_fn(model(x, e), y)
