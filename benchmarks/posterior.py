@@ -44,7 +44,8 @@ from run_benchmark import SHORT, cpu_model, load  # noqa: E402
 from atmoscope.data.augment import OffNodeSampler  # noqa: E402
 from atmoscope.evaluation.calibration import (central_coverage, coverage_report,  # noqa: E402
                                               held_out_observations, monte_carlo_sampler)
-from atmoscope.evaluation.metrics import noisy_observation  # noqa: E402
+from atmoscope.evaluation.metrics import log_uniform_snr, noisy_observation  # noqa: E402
+from atmoscope.prediction import sample_ensemble  # noqa: E402
 from atmoscope.statistics.reference import reference_posterior  # noqa: E402
 from atmoscope.training import TrainConfig, load_model  # noqa: E402
 from atmoscope.training.workflow import train_bundle  # noqa: E402
@@ -70,12 +71,6 @@ def train_or_load(name, grid, split, model, budget, seed, reuse, members=1):
     return bundles
 
 
-def ensemble_samples(bundles, observed, error, n, seed=0):
-    per = -(-n // len(bundles))
-    return np.concatenate([b.sample(observed, error, per, seed=seed + i)
-                           for i, b in enumerate(bundles)], axis=1)
-
-
 def run_grid(name, args) -> dict:
     grid, split = load(name)
     print(f"\n== {name}: {grid}; test {len(split.test)} spectra", flush=True)
@@ -97,7 +92,7 @@ def run_grid(name, args) -> dict:
         one.append(time.perf_counter() - start)
     reports = {"posterior": coverage_report(flow_samples, obs["truth"], names),
                f"gaussian x{len(gauss)}": coverage_report(
-                   ensemble_samples(gauss, obs["observed"], obs["error"], 1000),
+                   sample_ensemble(gauss, obs["observed"], obs["error"], 1000),
                    obs["truth"], names)}
     mc = monte_carlo_sampler(flow.predict, n_draws=args.mc_draws, seed=2, with_errors=True)
     reports["Monte-Carlo only"] = coverage_report(mc(obs["observed"], obs["error"]),
@@ -119,7 +114,7 @@ def run_grid(name, args) -> dict:
     model = OffNodeSampler(grid, split.train)
     rng = np.random.default_rng([args.seed, 7])
     theta, flux = model.draw(args.n_obs, rng)
-    snr = np.exp(rng.uniform(np.log(5), np.log(100), size=(len(theta), 1)))
+    snr = log_uniform_snr(5.0, 100.0, len(theta), rng)
     prior_obs, prior_err = noisy_observation(flux, snr, rng)
     reports["posterior, prior draws"] = coverage_report(
         flow.sample(prior_obs, prior_err, 1000, seed=3), theta, names)

@@ -326,7 +326,7 @@ def calibrate_cmd(bundle_path, grid_path, as_json, n_spectra, draws, snr, seed, 
 
     from atmoscope.evaluation.calibration import (coverage_report, held_out_observations,
                                                   monte_carlo_sampler)
-    from atmoscope.prediction import load_ensemble
+    from atmoscope.prediction import load_ensemble, sample_ensemble
     from atmoscope.training.workflow import scoring_rows
 
     members = load_ensemble(bundle_path)
@@ -344,12 +344,10 @@ def calibrate_cmd(bundle_path, grid_path, as_json, n_spectra, draws, snr, seed, 
         draws, len(members), seed=seed, with_errors=first.needs_errors)
     names = list(g.targets)
     if first.is_posterior:
-        per_member = -(-draws // len(members))
-        posterior = np.concatenate([m.sample(obs["observed"], obs["error"], per_member,
-                                             seed=seed + i) for i, m in enumerate(members)],
-                                   axis=1)
+        posterior = sample_ensemble(members, obs["observed"], obs["error"], draws, seed)
         report = coverage_report(posterior, obs["truth"], names)
-        method = f"posterior samples ({len(members)} model(s) × {per_member})"
+        method = (f"posterior samples ({len(members)} model(s) × "
+                  f"{posterior.shape[1] // len(members)})")
         comparison = coverage_report(mc(obs["observed"], obs["error"]), obs["truth"], names)
         report["monte_carlo"] = {k: comparison[k] for k in ("coverage", "joint", "parameters")}
     else:

@@ -3,8 +3,8 @@
 A grid holds noiseless spectra at a few hundred to a few tens of thousands of
 parameter *nodes*. Observed spectra are noisy and lie between the nodes. A network
 trained on the nodes alone learns a discrete prior (its posterior piles up on the
-nodes it saw) and a noiseless likelihood. Two augmentations, drawn afresh for every
-batch, fix that:
+nodes it saw) and a noiseless likelihood. Three augmentations, drawn afresh for
+every batch, fix that:
 
 * :func:`~atmoscope.evaluation.metrics.noisy_observation`: Gaussian noise at a signal-to-noise ratio drawn per
   spectrum, optionally shaped per pixel by a relative-error *profile* (an
@@ -30,15 +30,8 @@ import numpy as np
 
 from atmoscope.data.grid import SpectralGrid
 from atmoscope.errors import AtmoscopeError
-from atmoscope.evaluation.metrics import noisy_observation
 
-__all__ = ["OffNodeSampler", "interpolation_residuals", "is_synthetic", "log_uniform_snr",
-           "noise_profile"]
-
-
-def log_uniform_snr(low: float, high: float, n: int, rng: np.random.Generator) -> np.ndarray:
-    """``n`` signal-to-noise ratios drawn log-uniformly in ``[low, high]``, shape ``(n, 1)``."""
-    return np.exp(rng.uniform(np.log(low), np.log(high), size=(n, 1)))
+__all__ = ["OffNodeSampler", "interpolation_residuals", "is_synthetic", "noise_profile"]
 
 
 def noise_profile(flux: np.ndarray, error: np.ndarray) -> np.ndarray:
@@ -158,18 +151,25 @@ class OffNodeSampler:
             inside[inside] = self.interpolator_.contains(points[inside])
         return inside
 
-    def spectra(self, theta: np.ndarray) -> np.ndarray:
-        """Model spectra at parameter vectors (``grid.targets`` order) inside the prior:
-        the generator's, or the grid interpolated in log10 flux."""
+    def spectra(self, theta: np.ndarray, outside: str = "raise") -> np.ndarray:
+        """Model spectra at parameter vectors (``grid.targets`` order): the generator's,
+        or the grid interpolated in log10 flux. A vector outside the prior raises, or
+        with ``outside="nan"`` gets a row of NaN."""
         points = self._points(np.atleast_2d(theta))
         if self.source_ == "simulator":
+            if outside == "nan":
+                flux = np.full((len(points), self.grid.n_wavelengths), np.nan)
+                inside = self.in_prior(theta)
+                if inside.any():
+                    flux[inside] = self.spectra(np.atleast_2d(theta)[inside])
+                return flux
             from atmoscope.synthetic import PARAMETER_NAMES, synthetic_spectra
 
             values = {p: points[:, j] for j, p in enumerate(self.params_)}
             values.update({c: np.full(len(points), v) for c, v in self.constant_.items()})
             return synthetic_spectra({p: values[p] for p in PARAMETER_NAMES},
                                      self.grid.wavelength)
-        return self.interpolator_(points)
+        return self.interpolator_(points, outside=outside)
 
     def _points(self, theta: np.ndarray) -> np.ndarray:
         """``grid.targets`` order → :attr:`params_` order (every varying parameter must be
@@ -183,22 +183,24 @@ class OffNodeSampler:
     def draw(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """``n`` parameter vectors (columns in ``grid.targets`` order) and their spectra
         ``(n, n_wavelengths)`` on the grid's wavelengths and in its flux unit."""
-        points = np.empty((0, len(self.params_)))
+        thetas, fluxes, have = [], [], 0
         for _ in range(1000):
-            need = n - len(points)
-            if need <= 0:
+            if have >= n:
                 break
-            draw = rng.uniform(self.low_, self.high_, size=(max(2 * need, 16), len(self.params_)))
-            if self.source_ == "interpolate":
-                draw = draw[self.interpolator_.contains(draw)]
-            points = np.concatenate([points, draw[:need]])
-        if len(points) < n:
+            points = rng.uniform(self.low_, self.high_,
+                                 size=(max(2 * (n - have), 16), len(self.params_)))
+            values = {p: points[:, j] for j, p in enumerate(self.params_)}
+            values.update({c: np.full(len(points), v) for c, v in self.constant_.items()})
+            theta = np.column_stack([values[t] for t in self.grid.targets])
+            flux = self.spectra(theta, outside="nan")  # one pass: NaN outside the hull
+            inside = ~np.isnan(flux[:, 0])
+            thetas.append(theta[inside])
+            fluxes.append(flux[inside])
+            have += int(inside.sum())
+        if have < n:
             raise AtmoscopeError("off-node sampler: the nodes' convex hull is too thin to "
                                  "draw parameters from")
-        values = {p: points[:, j] for j, p in enumerate(self.params_)}
-        values.update({c: np.full(n, v) for c, v in self.constant_.items()})
-        theta = np.column_stack([values[t] for t in self.grid.targets])
-        return theta, self.spectra(theta)
+        return np.concatenate(thetas)[:n], np.concatenate(fluxes)[:n]
 
 
 def is_synthetic(grid: SpectralGrid) -> bool:

@@ -18,7 +18,7 @@ import numpy as np
 from scipy import stats
 
 from atmoscope.data.grid import SpectralGrid
-from atmoscope.evaluation.metrics import noisy_observation
+from atmoscope.evaluation.metrics import log_uniform_snr, noisy_observation
 
 __all__ = ["LEVELS", "calibrate_predictor", "calibrate_sampler", "central_coverage",
            "coverage_report", "held_out_observations", "joint_coverage", "monte_carlo_sampler",
@@ -80,7 +80,7 @@ def held_out_observations(grid: SpectralGrid, rows: np.ndarray, *, n_spectra: in
     """
     rng = np.random.default_rng(seed)
     rows = rng.permutation(np.asarray(rows))[:n_spectra]
-    snr = np.exp(rng.uniform(*np.log(snr_range), size=(len(rows), 1)))
+    snr = log_uniform_snr(*snr_range, len(rows), rng)
     observed, error = noisy_observation(grid.flux[rows], snr, rng, profile)
     return {"rows": rows, "observed": observed, "error": error,
             "truth": grid.target_values[rows], "snr": snr[:, 0]}
@@ -118,8 +118,7 @@ def coverage_report(samples: np.ndarray, truth: np.ndarray, names: Sequence[str]
     """Coverage curves (per parameter and joint), coverage at 68 % and 95 %, SBC ranks
     and the 68 % interval widths of ``samples`` ``(n, s, k)`` against ``truth`` ``(n, k)``."""
     cov = central_coverage(samples, truth, LEVELS)
-    c68 = central_coverage(samples, truth, [0.68])[0]
-    c95 = central_coverage(samples, truth, [0.95])[0]
+    c68, c95 = central_coverage(samples, truth, [0.68, 0.95])
     lo, hi = np.quantile(samples, [0.16, 0.84], axis=1)
     return {
         "levels": list(LEVELS),

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 from sklearn.metrics import r2_score
 
-__all__ = ["add_noise", "noisy_observation", "regression_metrics"]
+__all__ = ["add_noise", "log_uniform_snr", "noisy_observation", "regression_metrics"]
 
 
 def regression_metrics(
@@ -131,3 +131,8 @@ def noisy_observation(flux: np.ndarray, snr: float | np.ndarray, rng: np.random.
     scale = snr if profile is None else snr / np.asarray(profile, dtype=np.float64)
     observed = add_noise(flux, scale, rng)
     return observed, np.abs(observed) / scale
+
+
+def log_uniform_snr(low: float, high: float, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` signal-to-noise ratios drawn log-uniformly in ``[low, high]``, shape ``(n, 1)``."""
+    return np.exp(rng.uniform(np.log(low), np.log(high), size=(n, 1)))

@@ -32,7 +32,7 @@ from atmoscope.observed import (ObservedSpectrum, best_scale, clean_spectrum, im
                                 read_spectrum, resample, scale_to_surface, to_flambda, to_fnu)
 from atmoscope.training.bundle import ModelBundle, load_model
 
-__all__ = ["Prediction", "Predictor", "load_ensemble", "PERCENTILES"]
+__all__ = ["Prediction", "Predictor", "load_ensemble", "sample_ensemble", "PERCENTILES"]
 
 PERCENTILES = (2.5, 16, 50, 84, 97.5)
 _PERCENTILE_KEYS = ("p2_5", "p16", "p50", "p84", "p97_5")
@@ -54,6 +54,19 @@ def load_ensemble(path: str | Path) -> list[ModelBundle]:
         if b.is_posterior != first.is_posterior:
             raise AtmoscopeError(f"{p}: an ensemble mixes posterior and point models")
     return bundles
+
+
+def sample_ensemble(members: Sequence[ModelBundle], flux: np.ndarray, error: np.ndarray | None,
+                    n_samples: int, seed: int = 0) -> np.ndarray:
+    """Posterior samples of an ensemble of posterior models, an equal mixture: each member
+    draws ``ceil(n_samples / len(members))`` (member ``i`` with seed ``seed + i``).
+
+    Returns:
+        ``(n_spectra, members × per-member samples, n_targets)`` in physical units.
+    """
+    per = -(-n_samples // len(members))
+    return np.concatenate([b.sample(flux, error, per, seed=seed + i)
+                           for i, b in enumerate(members)], axis=1)
 
 
 def _flux_kind(unit) -> str | None:
@@ -299,9 +312,8 @@ class Predictor:
 
             rel = median_filter(np.where(ok, rel, np.median(rel[ok])), size=5, mode="nearest")
             net_error = np.abs(base[0]) * rel[None]
-        n = -(-self.n_samples // len(self.members))
-        samples = np.concatenate([b.sample(base, net_error, n, seed=self.seed + i)[0]
-                                  for i, b in enumerate(self.members)])
+        samples = sample_ensemble(self.members, base, net_error, self.n_samples, self.seed)[0]
+        n = len(samples) // len(self.members)
         prediction = Prediction(
             source=str(spectrum.meta.get("source", "spectrum")), targets=first.targets,
             point=samples.mean(axis=0), samples=samples, spectrum=resampled,

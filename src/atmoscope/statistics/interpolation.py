@@ -227,17 +227,9 @@ class GridInterpolator:
     def contains(self, params) -> np.ndarray:
         """Whether each parameter vector can be interpolated: inside every parameter's
         range and, for an irregular grid, inside the convex hull of the nodes."""
-        points = self._as_points(params)
-        lo = np.array([self.bounds_[p][0] for p in self.params_])
-        hi = np.array([self.bounds_[p][1] for p in self.params_])
-        inside = np.all((points >= lo) & (points <= hi), axis=1)
-        if not self.is_regular_ and inside.any():
-            # the interpolator's own answer, so that points on the hull's edge agree with it
-            values = self._interpolator(self._scale(points[inside]))
-            inside[inside] = ~np.isnan(np.atleast_2d(values)).any(axis=1)
-        return inside
+        return ~np.isnan(self(params, outside="nan")[:, 0])
 
-    def __call__(self, params) -> np.ndarray:
+    def __call__(self, params, outside: str = "raise") -> np.ndarray:
         """Interpolated model spectra.
 
         Args:
@@ -245,6 +237,8 @@ class GridInterpolator:
                 the columns :attr:`params_` (scalars or 1-D arrays that
                 broadcast; other keys are ignored), or an array of shape
                 ``(n, k)`` (or ``(k,)``) in the order of :attr:`params_`.
+            outside: ``"raise"`` for a point that cannot be interpolated, or
+                ``"nan"`` to return a row of NaN for it.
 
         Returns:
             Flux of shape ``(n, n_wavelengths)`` in the grid's flux unit, on
@@ -257,20 +251,26 @@ class GridInterpolator:
                 outside the convex hull of its nodes.
         """
         points = self._as_points(params)
-        self._check_inside(points)
-        if self.is_regular_:
-            values = self._interpolator(points)
+        if outside == "raise":
+            self._check_inside(points)
+            in_range = np.ones(len(points), dtype=bool)
         else:
-            values = self._interpolator(self._scale(points))
-            outside = np.isnan(values).any(axis=1)
-            if np.any(outside):
-                row = int(np.flatnonzero(outside)[0])
-                raise AtmoscopeError(
-                    f"({_format_point(self.params_, points[row])}) lies outside the convex "
-                    f"hull of the irregular grid's nodes (each value is within range, but "
-                    f"this combination is not covered)"
-                )
-        values = np.atleast_2d(values)
+            lo = np.array([self.bounds_[p][0] for p in self.params_])
+            hi = np.array([self.bounds_[p][1] for p in self.params_])
+            in_range = np.all((points >= lo) & (points <= hi), axis=1)
+        values = np.full((len(points), len(self.wavelength)), np.nan)
+        if in_range.any():
+            inner = points[in_range]
+            values[in_range] = np.atleast_2d(self._interpolator(
+                inner if self.is_regular_ else self._scale(inner)))
+        hull = np.isnan(values).any(axis=1) & in_range  # irregular: outside the hull
+        if outside == "raise" and np.any(hull):
+            row = int(np.flatnonzero(hull)[0])
+            raise AtmoscopeError(
+                f"({_format_point(self.params_, points[row])}) lies outside the convex "
+                f"hull of the irregular grid's nodes (each value is within range, but "
+                f"this combination is not covered)"
+            )
         return 10.0**values if self.log_flux else values
 
     def __repr__(self) -> str:

@@ -35,16 +35,10 @@ def log_likelihood(theta: np.ndarray, observed: np.ndarray, error: np.ndarray,
                    model: OffNodeSampler) -> np.ndarray:
     """Log-likelihood (up to a constant) of parameter vectors ``(m, k)``; −inf outside
     the prior."""
-    theta = np.atleast_2d(theta)
-    out = np.full(len(theta), -np.inf)
-    inside = model.in_prior(theta)
-    if inside.any():
-        rho = np.abs(error) / np.abs(observed)
-        flux = model.spectra(theta[inside])
-        sigma = flux * rho
-        out[inside] = -0.5 * np.sum(((observed - flux) / sigma) ** 2, axis=1) \
-            - np.sum(np.log(sigma), axis=1)
-    return out
+    flux = model.spectra(np.atleast_2d(theta), outside="nan")  # NaN outside the prior
+    sigma = flux * (np.abs(error) / np.abs(observed))
+    out = -0.5 * np.sum(((observed - flux) / sigma) ** 2, axis=1) - np.sum(np.log(sigma), axis=1)
+    return np.where(np.isnan(out), -np.inf, out)
 
 
 def reference_posterior(observed: np.ndarray, error: np.ndarray, model: OffNodeSampler, *,

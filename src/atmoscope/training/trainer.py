@@ -14,12 +14,12 @@ import torch
 from torch import nn
 
 from atmoscope.data.augment import (OffNodeSampler, interpolation_residuals, is_synthetic,
-                                   log_uniform_snr, noise_profile)
+                                   noise_profile)
 from atmoscope.data.grid import SpectralGrid
 from atmoscope.data.preprocessing import Preprocessor
 from atmoscope.data.splits import Split
 from atmoscope.errors import AtmoscopeError
-from atmoscope.evaluation.metrics import noisy_observation
+from atmoscope.evaluation.metrics import log_uniform_snr, noisy_observation
 from atmoscope.training.models import MODELS, build_model
 
 __all__ = ["TrainConfig", "Trainer"]
