@@ -1,12 +1,12 @@
 # Two commands do all set-up on a fresh machine (Python >= 3.11):
 #   make demo   creates .venv if missing, installs atmoscope, runs the main job
-#   make test   same set-up, runs the whole test suite
+#   make test   same set-up, lints (ruff) and runs the whole test suite
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test clean
+.PHONY: demo test lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,7 +17,10 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/atmoscope demo
 
-test: $(STAMP)
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+
+test: lint
 	$(BIN)/python -m pytest
 
 clean:

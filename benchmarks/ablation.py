@@ -20,7 +20,7 @@ import numpy as np
 from atmoscope.data import read_grid
 from atmoscope.data.splits import node_split
 from atmoscope.training import TrainConfig
-from atmoscope.training.workflow import train_bundle
+from atmoscope.workflows import train_bundle
 from run_benchmark import BOBCAT, SHORT
 
 VARIANTS = {

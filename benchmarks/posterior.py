@@ -39,16 +39,19 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run_benchmark import SHORT, cpu_model, load  # noqa: E402
-
-from atmoscope.data.augment import OffNodeSampler  # noqa: E402
-from atmoscope.evaluation.calibration import (central_coverage, coverage_report,  # noqa: E402
-                                              held_out_observations, monte_carlo_sampler)
-from atmoscope.evaluation.metrics import log_uniform_snr, noisy_observation  # noqa: E402
-from atmoscope.prediction import sample_ensemble  # noqa: E402
+from atmoscope.data.noise import log_uniform_snr, noisy_observation  # noqa: E402
+from atmoscope.evaluation.calibration import (  # noqa: E402
+    central_coverage,
+    coverage_report,
+    held_out_observations,
+    point_monte_carlo,
+)
+from atmoscope.models import Ensemble, load_model  # noqa: E402
 from atmoscope.statistics.reference import reference_posterior  # noqa: E402
-from atmoscope.training import TrainConfig, load_model  # noqa: E402
-from atmoscope.training.workflow import train_bundle  # noqa: E402
+from atmoscope.training import TrainConfig  # noqa: E402
+from atmoscope.training.augment import OffNodeSampler  # noqa: E402
+from atmoscope.workflows import train_bundle  # noqa: E402
+from run_benchmark import SHORT, cpu_model, load  # noqa: E402
 
 HERE = Path(__file__).resolve().parent / "posterior"
 SNR_BINS = (5, 10, 20, 50, 100)
@@ -92,11 +95,11 @@ def run_grid(name, args) -> dict:
         one.append(time.perf_counter() - start)
     reports = {"posterior": coverage_report(flow_samples, obs["truth"], names),
                f"gaussian x{len(gauss)}": coverage_report(
-                   sample_ensemble(gauss, obs["observed"], obs["error"], 1000),
+                   Ensemble(gauss).sample(obs["observed"], obs["error"], 1000),
                    obs["truth"], names)}
-    mc = monte_carlo_sampler(flow.predict, n_draws=args.mc_draws, seed=2, with_errors=True)
-    reports["Monte-Carlo only"] = coverage_report(mc(obs["observed"], obs["error"]),
-                                                  obs["truth"], names)
+    reports["Monte-Carlo only"] = coverage_report(
+        point_monte_carlo(flow, obs["observed"], obs["error"], args.mc_draws, seed=2),
+        obs["truth"], names)
 
     # width and coverage against S/N (the flow)
     by_snr = []
@@ -111,7 +114,7 @@ def run_grid(name, args) -> dict:
 
     # prior-predictive check: truths drawn from the training prior itself (continuous,
     # off the nodes), where nominal coverage is guaranteed for an exact posterior
-    model = OffNodeSampler(grid, split.train)
+    model = OffNodeSampler().fit(grid, split.train)
     rng = np.random.default_rng([args.seed, 7])
     theta, flux = model.draw(args.n_obs, rng)
     snr = log_uniform_snr(5.0, 100.0, len(theta), rng)
@@ -140,12 +143,12 @@ def run_grid(name, args) -> dict:
                                for j, n in enumerate(names)},
         "spectra": ref,
     }
-    from atmoscope.evaluation.report import TARGET_LABELS
-    from atmoscope.plots import plot_calibration
+    from atmoscope.data.targets import target_labels
+    from atmoscope.reporting import plot_calibration
 
     figure = {**reports["posterior"], "snr_range": [5, 100],
               "monte_carlo": reports["Monte-Carlo only"]}
-    plot_calibration(figure, [TARGET_LABELS.get(t, (t, ""))[0] for t in names],
+    plot_calibration(figure, target_labels(names)[0],
                      HERE / f"{name}_calibration.png")
     return {
         "grid": name, "n_obs": int(len(obs["truth"])), "n_test_nodes": int(len(split.test)),
@@ -181,7 +184,8 @@ def table(results: list[dict], args, wall: float) -> str:
         for method, cov in res["coverage"].items():
             joint = res["joint"][method]
             j68 = np.interp(0.68, [float(k) for k in joint], list(joint.values()))
-            lines.append(f"| {method} | " + " | ".join(fmt_pct(cov[n]["coverage_68"]) for n in names)
+            lines.append(f"| {method} | "
+                         + " | ".join(fmt_pct(cov[n]["coverage_68"]) for n in names)
                          + " | " + " | ".join(fmt_pct(cov[n]["coverage_95"]) for n in names)
                          + f" | {fmt_pct(j68)} | {fmt_pct(joint['0.95'])} |")
         lines += ["", "Median 68 % width of the flow's posterior, and its 68 % coverage, by S/N:",

@@ -27,7 +27,7 @@ from atmoscope.data import read_grid
 from atmoscope.data.splits import random_split
 from atmoscope.prediction import Predictor, predict_catalog
 from atmoscope.training import TrainConfig
-from atmoscope.training.workflow import train_bundle
+from atmoscope.workflows import train_bundle
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -65,7 +65,7 @@ def main() -> None:
             train_bundle(grid, split, TrainConfig(model="default", epochs=args.epochs,
                                                   seed=member, extra_features="none"),
                          ensemble / f"member-{member}", progress=False)
-    predictor = Predictor(ensemble, grid=grid, n_draws=args.draws, seed=0)
+    predictor = Predictor(ensemble, grid=grid, n_samples=args.draws * args.members, seed=0)
 
     lines = ["| object | published Teff (K) | atmoscope Teff (K) | TelescopeML Teff (K) | "
              "published log g | atmoscope log g | published [M/H] | atmoscope [M/H] | "
@@ -87,8 +87,8 @@ def main() -> None:
     folder = DATA / "spex_prism_library" / "spectra"
     files = [folder / f if (folder / f).exists() else folder / f"{f}.gz"
              for f in t_dwarfs["DATA_FILE"]]
-    catalog = predict_catalog(Predictor(ensemble, grid=grid, n_draws=20, seed=0), files,
-                              progress=False)
+    catalog = predict_catalog(Predictor(ensemble, grid=grid, n_samples=20 * args.members,
+                                        seed=0), files, progress=False)
     catalog["spt"] = t_dwarfs["spt"].to_numpy()
     args.out.mkdir(parents=True, exist_ok=True)
     catalog.to_csv(args.out / "spex_t_dwarfs.csv", index=False)

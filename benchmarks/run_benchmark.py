@@ -36,9 +36,10 @@ import torch
 from atmoscope.data import read_grid
 from atmoscope.data.splits import node_split
 from atmoscope.evaluation import Chi2GridFit, RandomForestBaseline, evaluate_predictor
+from atmoscope.models import count_parameters
 from atmoscope.synthetic import synthetic_grid
-from atmoscope.training import TrainConfig, count_parameters
-from atmoscope.training.workflow import train_bundle
+from atmoscope.training import TrainConfig
+from atmoscope.workflows import train_bundle
 
 ROOT = Path(__file__).resolve().parents[1]
 BOBCAT = ROOT.parent / "shared" / "data" / "grids" / "sonora_bobcat_telescopeml104.csv"
@@ -126,7 +127,8 @@ def table(rows: list[dict], args, wall: float) -> str:
         lines.append(f"| {r['grid']} | {r['method']} | " + " | ".join(cells)
                      + f" | {r['train_s']:.0f} | {r['epochs'] or '-'} | {params} | "
                      f"{r['throughput']:,.0f} |")
-    lines += ["", "Ratios to the `telescopeml` preset (RMSE method / RMSE telescopeml; < 1 is better):",
+    lines += ["", "Ratios to the `telescopeml` preset "
+              "(RMSE method / RMSE telescopeml; < 1 is better):",
               "", "| grid | method | " + " | ".join(SHORT.get(t, t) for t in targets)
               + " | " + " | ".join(f"{SHORT.get(t, t)} S/N 20" for t in targets) + " |",
               "|" + "---|" * (2 + 2 * len(targets))]

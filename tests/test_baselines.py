@@ -1,4 +1,4 @@
-"""Baselines (χ² grid fit, random forest), scores and noise, checked on numbers."""
+"""Baselines (χ² grid fit, random forest), scores and the noise model, checked on numbers."""
 
 import json
 
@@ -7,7 +7,9 @@ import pytest
 
 import atmoscope
 from atmoscope.data import TELESCOPEML_NODES
-from atmoscope.evaluation import Chi2GridFit, RandomForestBaseline, add_noise, regression_metrics
+from atmoscope.data.noise import add_noise, log_uniform_snr
+from atmoscope.errors import ConfigError
+from atmoscope.evaluation import Chi2GridFit, RandomForestBaseline, regression_metrics
 
 
 @pytest.fixture(scope="module")
@@ -62,10 +64,14 @@ def test_regression_metrics_r2_is_true_first():
 
 
 def test_regression_metrics_rejects_bad_shapes():
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError, match=r"y_true \(3, 2\) and y_pred \(3, 1\) must have one"):
         regression_metrics(np.zeros((3, 2)), np.zeros((3, 1)), ["a", "b"])
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError, match="1 names for 2 target columns"):
         regression_metrics(np.zeros((3, 2)), np.zeros((3, 2)), ["a"])
+    with pytest.raises(ConfigError, match="no rows to score"):
+        regression_metrics(np.zeros((0, 1)), np.zeros((0, 1)), ["a"])
+    with pytest.raises(ConfigError, match="must be finite"):
+        regression_metrics(np.array([1.0, np.nan]), np.zeros(2), ["a"])
 
 
 # --- add_noise ----------------------------------------------------------------------
@@ -94,8 +100,23 @@ def test_add_noise_floor_keeps_log_finite():
     clipped = noisy <= 1.0001 * floors  # noise never lands exactly on the floor otherwise
     assert clipped.any()
     np.testing.assert_allclose(noisy[clipped], np.broadcast_to(floors, noisy.shape)[clipped])
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError, match="snr must be positive and finite"):
         add_noise(flux, 0.0, np.random.default_rng(0))
+    with pytest.raises(ConfigError, match="flux must be positive and finite"):
+        add_noise(-flux, 10.0, np.random.default_rng(0))
+
+
+def test_log_uniform_snr_range():
+    snr = log_uniform_snr(5.0, 100.0, 20_000, np.random.default_rng(0))
+    assert snr.shape == (20_000, 1) and snr.min() >= 5.0 and snr.max() <= 100.0
+    # log-uniform: the geometric midpoint sqrt(5 · 100) ≈ 22.4 splits the draws in half
+    assert np.mean(snr < np.sqrt(500.0)) == pytest.approx(0.5, abs=0.01)
+    np.testing.assert_allclose(log_uniform_snr(20.0, 20.0, 3, np.random.default_rng(0)),
+                               np.full((3, 1), 20.0), rtol=1e-15)
+    with pytest.raises(ConfigError, match="0 < low <= high"):
+        log_uniform_snr(100.0, 5.0, 3, np.random.default_rng(0))
+    with pytest.raises(ConfigError, match="0 < low <= high"):
+        log_uniform_snr(0.0, 5.0, 3, np.random.default_rng(0))
 
 
 # --- Chi2GridFit ----------------------------------------------------------------------
@@ -148,12 +169,14 @@ def test_chi2_scale_free_ignores_flux_scale(subgrid):
 
 
 def test_chi2_rejects_wrong_input(subgrid):
+    with pytest.raises(ConfigError, match="Chi2GridFit is not fitted; call fit"):
+        Chi2GridFit().predict(subgrid.flux)
     model = Chi2GridFit().fit(subgrid)
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError, match="flux has 50 wavelengths, the model was fitted on 104"):
         model.predict(subgrid.flux[:, :50])
     bad = np.array(subgrid.flux[:2])
     bad[0, 3] = 0.0
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError, match="flux must be positive and finite"):
         model.predict(bad)
     assert model.predict(subgrid.flux[7]).shape == (1, 4)
 
@@ -175,7 +198,11 @@ def test_random_forest_held_out_r2():
     perm = np.random.default_rng(0).permutation(grid.n_spectra)
     n_test = grid.n_spectra // 10
     train, test = grid.select(perm[n_test:]), grid.select(perm[:n_test])
+    with pytest.raises(ConfigError, match="RandomForestBaseline is not fitted"):
+        RandomForestBaseline().predict(test.flux)
     model = RandomForestBaseline(n_estimators=100).fit(train)
+    with pytest.raises(ConfigError, match="flux has 3 wavelengths, the model was fitted on 104"):
+        model.predict(test.flux[:, :3])
     pred = model.predict(test.flux)
     assert pred.shape == (n_test, 4)
     scores = regression_metrics(test.target_values, pred, grid.targets)

@@ -7,9 +7,15 @@ import pytest
 
 from atmoscope.cli import main
 from atmoscope.data import write_grid
-from atmoscope.evaluation.calibration import (LEVELS, calibrate_predictor, central_coverage,
-                                              joint_coverage, sbc_ranks)
+from atmoscope.data.splits import node_split
+from atmoscope.evaluation.calibration import (LEVELS, calibrate_estimator, central_coverage,
+                                              held_out_observations, joint_coverage, sbc_ranks)
 from atmoscope.synthetic import synthetic_grid
+from atmoscope.training import TrainConfig
+from atmoscope.workflows import train_bundle
+
+SMALL_NODES = {"gravity": [4.0, 4.5, 5.0, 5.5], "temperature": list(range(600, 1401, 100)),
+               "c_o_ratio": [0.5, 1.0, 2.0], "metallicity": [-0.5, 0.0, 0.5]}
 
 
 def _gaussian_case(width: float, n=4000, s=400, k=2, seed=0):
@@ -41,21 +47,59 @@ def test_overconfident_samples_undercover():
     assert edges > 0.5  # ∪-shaped rank histogram
 
 
-def test_calibrate_predictor_with_an_oracle():
+class _Oracle:
+    """An estimator that knows the true parameters of the observations it will get
+    (``order``: their grid rows) and spreads them by a fixed amount."""
+
+    uncertainty, sample_label, noise_profile = "monte_carlo", "Monte-Carlo draws", None
+
+    def __init__(self, truth, order):
+        self.truth, self.order, self.members = truth, order, [self]
+
+    def sample(self, flux, error, n, seed=0):
+        spread = np.random.default_rng(seed).normal(size=(len(flux), n, 4))
+        return self.truth[self.order[: len(flux)], None] + spread * [0.1, 20, 0.05, 0.05]
+
+
+def test_calibrate_estimator_with_an_oracle():
     grid = synthetic_grid({"gravity": [4.5, 5.0], "temperature": [800.0, 900.0, 1000.0],
                            "c_o_ratio": [1.0], "metallicity": [0.0]})
-    truth = grid.target_values
-
-    def predict(flux):  # knows the answer, spreads it by a fixed amount
-        index = np.arange(len(flux)) // 50
-        rng = np.random.default_rng(0)
-        return truth[rows[index]] + rng.normal(size=(len(flux), 4)) * [0.1, 20, 0.05, 0.05]
-
-    rows = np.random.default_rng(0).permutation(np.arange(grid.n_spectra))
-    report = calibrate_predictor(predict, grid, rows, n_spectra=6, n_draws=50, seed=0)
+    rows = np.arange(grid.n_spectra)
+    # held_out_observations permutes the rows with the seed: the oracle follows it
+    oracle = _Oracle(grid.target_values,
+                     held_out_observations(grid, rows, n_spectra=6, seed=0)["rows"])
+    report = calibrate_estimator(oracle, grid, rows, n_spectra=6, n_samples=50, seed=0)
     assert set(report["parameters"]["temperature"]) == {"coverage_68", "coverage_95",
                                                         "median_width_68"}
     assert report["n_samples"] == 50 and report["ranks"].shape == (6, 4)
+    assert report["method"] == "Monte-Carlo draws (1 model(s) × 50)"
+    assert "monte_carlo" not in report  # already Monte-Carlo: nothing to compare with
+
+
+@pytest.mark.parametrize("model", ["resmlp", "gaussian"])
+def test_calibrate_measures_what_predict_reports(model, tmp_path):
+    """The same observation, errors and seed: calibrate's samples are predict's samples."""
+    import astropy.units as u
+
+    from atmoscope.observed import ObservedSpectrum
+    from atmoscope.prediction import Predictor
+
+    grid = synthetic_grid(SMALL_NODES)
+    split = node_split(grid, {"temperature": [900, 1200]})
+    bundle, _ = train_bundle(grid, split, TrainConfig(model=model, epochs=2,
+                                                      extra_features="none"),
+                             None, progress=False, snrs=())
+    report = calibrate_estimator(bundle, grid, split.test, n_spectra=5, n_samples=40, seed=7)
+    obs = held_out_observations(grid, split.test, n_spectra=5, seed=7)
+    unit = u.Unit(grid.flux_unit)
+    spectrum = ObservedSpectrum(grid.wavelength * u.um, obs["observed"][0] * unit,
+                                obs["error"][0] * unit)
+    p = Predictor(bundle, grid=grid, n_samples=40, seed=7).predict(spectrum)
+    np.testing.assert_allclose(p.samples.mean(axis=0), report["mean"][0], rtol=1e-6)
+    lo, hi = np.quantile(p.samples, [0.16, 0.84], axis=0)
+    np.testing.assert_allclose(hi - lo, report["width68"][0], rtol=1e-5, atol=1e-9)
+    np.testing.assert_array_equal(np.sum(p.samples < obs["truth"][0], axis=0),
+                                  report["ranks"][0])
 
 
 def test_cli_calibrate(tmp_path, capsys):

@@ -148,6 +148,36 @@ def test_zenodo_unknown_file(server, tmp_path):
         fetch_zenodo("123", files=["nope"], cache=tmp_path, api=f"{server}/api", progress=False)
 
 
+def test_corrupt_or_odd_record_descriptions(tmp_path):
+    folder = tmp_path / "zenodo-7"
+    folder.mkdir()
+    listing = folder / "record.json"
+    for text, message in [
+        ("{not json", r"record\.json: corrupt cached record description .*fetch again with force"),
+        ("[1, 2]", "Zenodo record 7: not a record description"),
+        ('{"files": [{"key": "a.csv"}]}', "Zenodo record 7: a file entry lacks 'links'"),
+    ]:
+        listing.write_text(text)
+        with pytest.raises(FetchError, match=message):
+            fetch_zenodo("7", cache=tmp_path, progress=False)
+
+
+def test_corrupt_archive_leaves_nothing_extracted(server, tmp_path):
+    broken = bytearray(ARCHIVE)
+    broken[60:80] = b"\xff" * 20  # inside the compressed member: the CRC check fails
+    _Handler.routes["/files/reference_data.zip"] = (200, bytes(broken))
+    listing = json.loads(_Handler.routes["/api/records/123"][1])
+    listing["files"][1]["checksum"] = "md5:" + hashlib.md5(bytes(broken)).hexdigest()
+    _Handler.routes["/api/records/123"] = (200, json.dumps(listing).encode())
+    with pytest.raises(FetchError, match=r"reference_data\.zip: corrupt archive"):
+        fetch_zenodo("123", files=["reference_data.zip"], cache=tmp_path,
+                     api=f"{server}/api", progress=False)
+    folder = tmp_path / "zenodo-123"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "SHA256SUMS", "record.json", "reference_data.zip"
+    ]
+
+
 def test_known_dataset_and_bad_source(server, tmp_path, monkeypatch):
     monkeypatch.setattr("atmoscope.fetch.DATASETS",
                         {"demo": type("D", (), {"record": "123"})()})

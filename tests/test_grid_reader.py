@@ -9,8 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import atmoscope.data.io as grid_io
 from atmoscope.data import DuplicateSpectraWarning, SpectralGrid, read_grid, write_grid
-from atmoscope.errors import GridError
+from atmoscope.data.io import register_grid_reader
+from atmoscope.errors import ConfigError, GridError
 
 
 @pytest.fixture(scope="module")
@@ -196,6 +198,82 @@ def test_missing_file_and_unknown_format(tmp_path):
         read_grid(tmp_path / "grid.hdf5")
 
 
+def test_unknown_format_lists_the_registered_suffixes(tmp_path, small_frame):
+    expected = ".csv, .csv.gz, .csv.bz2, .csv.xz, .csv.zip, .csv.zst, .parquet, .pq"
+    with pytest.raises(GridError, match=rf"grid\.hdf5: unknown grid format .*{expected}\)$"):
+        read_grid(tmp_path / "grid.hdf5")
+    grid = read_grid(_write(tmp_path, small_frame))
+    with pytest.raises(GridError, match=r"grid\.txt: unknown grid format"):
+        write_grid(grid, tmp_path / "grid.txt")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.csv"]
+
+
+@pytest.mark.parametrize("name", ["grid.csv.xz", "grid.csv.zip", "grid.csv.bz2"])
+def test_corrupt_compressed_csv_is_a_grid_error(tmp_path, name):
+    path = tmp_path / name
+    path.write_bytes(b"this is not compressed")
+    with pytest.raises(GridError, match=rf"{name}: not a readable CSV file \(.+\)$"):
+        read_grid(path)
+
+
+def test_custom_grid_reader(tmp_path, small_frame, monkeypatch):
+    monkeypatch.setattr(grid_io, "GRID_READERS", dict(grid_io.GRID_READERS))
+
+    @register_grid_reader(".json")
+    def read_json_grid(path):
+        frame = pd.read_json(path, orient="split")
+        return frame, {"targets": ["temperature"], "wavelength_unit": "nm"}
+
+    assert grid_io.GRID_READERS[".json"] is read_json_grid
+    small_frame.to_json(tmp_path / "g.json", orient="split", index=False)
+    g = read_grid(tmp_path / "g.json")
+    assert g.targets == ("temperature",) and str(g.wavelength_unit) == "nm"
+    assert g.flux[0].tolist() == [7.0, 4.0, 1.0]
+    # The same values from CSV hash the same: the hash does not depend on the format.
+    csv = read_grid(_write(tmp_path, small_frame), targets=["temperature"], wavelength_unit="nm")
+    assert g.content_hash == csv.content_hash
+    # Validation is the same for every format.
+    small_frame.loc[0, "1.5"] = -2.0
+    small_frame.to_json(tmp_path / "neg.json", orient="split", index=False)
+    with pytest.raises(GridError, match=r"neg\.json: flux column '1\.5', row 1: negative flux"):
+        read_grid(tmp_path / "neg.json")
+    register_grid_reader(".broken")(lambda path: "not a table")
+    (tmp_path / "g.broken").write_text("x")
+    with pytest.raises(ConfigError, match=r"g\.broken: grid reader '<lambda>' must return"):
+        read_grid(tmp_path / "g.broken")
+    with pytest.raises(ConfigError, match="starting with '.'"):
+        register_grid_reader("json")
+
+
+def test_bad_arguments_are_config_errors(tmp_path, small_frame):
+    path = _write(tmp_path, small_frame)
+    with pytest.raises(ConfigError, match=r"bad\.csv: wavelength_unit 'bananas' \(given\)"):
+        read_grid(path, wavelength_unit="bananas")
+    with pytest.raises(ConfigError, match=r"flux_unit 'bananas' \(given\) is not a unit"):
+        read_grid(path, flux_unit="bananas")
+    with pytest.raises(ConfigError, match="drop_duplicates must be None, 'first' or 'none'"):
+        read_grid(path, drop_duplicates="all")
+    with pytest.raises(ConfigError, match="targets must be a list of column names"):
+        read_grid(path, targets="temperature")
+    with pytest.raises(ConfigError, match="keep must be 'first' or 'none', not 'last'"):
+        read_grid(path).drop_duplicates(keep="last")
+
+
+def test_corrupt_parquet_metadata(tmp_path, small_frame):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(small_frame, preserve_index=False)
+    pq.write_table(table.replace_schema_metadata({b"atmoscope": b"{not json"}),
+                   tmp_path / "g.parquet")
+    with pytest.raises(GridError, match=r"g\.parquet: corrupt atmoscope metadata"):
+        read_grid(tmp_path / "g.parquet")
+    pq.write_table(table.replace_schema_metadata({b"atmoscope": b'{"flux_unit": "bananas"}'}),
+                   tmp_path / "u.parquet")
+    with pytest.raises(GridError, match=r"flux_unit 'bananas' \(recorded in the file\)"):
+        read_grid(tmp_path / "u.parquet")
+
+
 def test_corrupt_compressed_file(tmp_path):
     path = tmp_path / "grid.csv.gz"
     path.write_bytes(b"this is not gzip")
@@ -243,5 +321,9 @@ def test_grid_is_immutable_and_consistent(bobcat104):
         bobcat104.flux[0, 0] = 1.0
     with pytest.raises(GridError, match="does not match"):
         SpectralGrid(np.arange(1.0, 4.0), np.ones((2, 2)), pd.DataFrame({"a": [1, 2]}), ("a",))
+    with pytest.raises(GridError, match="parameters must be numbers"):
+        SpectralGrid([1.0, 2.0], np.ones((1, 2)), pd.DataFrame({"a": ["x"]}), ("a",))
+    with pytest.raises(GridError, match="wavelength unit 'furlong' is not a unit"):
+        SpectralGrid([1.0, 2.0], np.ones((1, 2)), pd.DataFrame({"a": [1]}), ("a",), "furlong")
     sub = bobcat104.select(bobcat104.parameters["temperature"].to_numpy() == 800)
     assert sub.n_spectra == 15 and set(sub.parameters["temperature"]) == {800}

@@ -11,21 +11,24 @@ import gzip
 
 import astropy.units as u
 import numpy as np
+import pandas as pd
 import pytest
 from astropy.io import fits
 from astropy.table import Table
 
+import atmoscope.observed.formats as formats
 from atmoscope.data import telescopeml_wavelengths
-from atmoscope.errors import AtmoscopeError
+from atmoscope.errors import AtmoscopeError, ConfigError, SpectrumError
 from atmoscope.observed import (
     CleaningReport,
     ObservedSpectrum,
-    SpectrumError,
+    SpectrumTable,
     best_scale,
     clean_spectrum,
     implied_radius,
     parse_unit,
     read_spectrum,
+    register_spectrum_reader,
     resample,
     scale_to_surface,
     to_flambda,
@@ -203,6 +206,73 @@ def test_ecsv_units_text_and_fits_table(tmp_path):
     assert spec.wavelength.unit == u.AA and spec.flux.unit == FLAM and spec.error is None
 
 
+# --- registered readers -----------------------------------------------------------------
+@pytest.fixture
+def readers(monkeypatch):
+    """A private copy of the registry, so a test's formats do not outlive it."""
+    monkeypatch.setattr(formats, "SPECTRUM_READERS", dict(formats.SPECTRUM_READERS))
+    return formats.SPECTRUM_READERS
+
+
+def test_custom_reader_is_used_by_read_spectrum(tmp_path, readers):
+    calls = []
+
+    @register_spectrum_reader(".spec")
+    def read_spec(path):
+        # A made-up format: "key=value" header lines, then "nm;flux" rows.
+        calls.append(path)
+        rows = [line.split(";") for line in _open_lines(path) if "=" not in line]
+        table = {"lam_nm": [float(r[0]) for r in rows], "flux": [float(r[1]) for r in rows]}
+        return SpectrumTable(["lam_nm", "flux"], table, {"lam_nm": "nm", "flux": "Jy"},
+                             {"format": "spec", "object": "demo"})
+
+    assert readers[".spec"] is read_spec
+    (tmp_path / "a.spec").write_text("object=demo\n1300;3.0\n1200;2.0\n1100;1.0\n")
+    spec = read_spectrum(tmp_path / "a.spec")
+    assert calls == [tmp_path / "a.spec"]
+    assert spec.wavelength.unit == u.nm and spec.flux.unit == u.Jy  # text units parsed
+    assert list(spec.wavelength.value) == [1100.0, 1200.0, 1300.0]  # descending → reversed
+    assert list(spec.flux.value) == [1.0, 2.0, 3.0]
+    assert spec.meta["format"] == "spec" and spec.meta["object"] == "demo"
+    assert spec.meta["wave_unit_from"] == "file" and spec.error is None
+    # Compressed names match after '.gz' is taken off, as for built-in formats.
+    assert formats.spectrum_reader_for(tmp_path / "b.SPEC.gz") is read_spec
+
+    # A reader may return a DataFrame; one that returns anything else is a bad setting.
+    register_spectrum_reader(".frame")(lambda path: pd.read_csv(path))
+    (tmp_path / "c.frame").write_text("wave,flux\n1.0,2.0\n1.1,3.0\n")
+    assert read_spectrum(tmp_path / "c.frame").meta["columns"]["flux"] == "flux"
+    register_spectrum_reader(".bad")(lambda path: [1, 2, 3])
+    (tmp_path / "d.bad").write_text("x")
+    with pytest.raises(ConfigError, match=r"d\.bad: reader '<lambda>' returned list"):
+        read_spectrum(tmp_path / "d.bad")
+    with pytest.raises(ConfigError, match="starting with '.'"):
+        register_spectrum_reader("spec")
+    with pytest.raises(ConfigError, match="starting with '.'"):
+        register_spectrum_reader()
+
+
+def _open_lines(path):
+    return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+
+
+def test_registry_chooses_the_longest_suffix(readers):
+    assert formats.spectrum_reader_for("x.CSV") is formats.read_csv_table
+    assert formats.spectrum_reader_for("x.fits.gz") is formats.read_fits_table
+    assert formats.spectrum_reader_for("x.ecsv.bz2") is formats.read_ecsv_table
+    assert formats.spectrum_reader_for("x.weird") is formats.read_text_table
+    marker = register_spectrum_reader(".fits.gz")(lambda path: None)
+    assert formats.spectrum_reader_for("x.fits.gz") is marker
+    assert formats.spectrum_reader_for("x.fits") is formats.read_fits_table
+
+
+def test_corrupt_compressed_file_is_a_spectrum_error(tmp_path):
+    for name in ("a.csv.gz", "b.txt.xz", "c.ecsv.bz2"):
+        (tmp_path / name).write_bytes(b"not compressed at all")
+        with pytest.raises(SpectrumError, match=rf"{name}: not a readable table"):
+            read_spectrum(tmp_path / name)
+
+
 def test_parse_unit_spellings():
     assert parse_unit("Micron") == u.um
     assert parse_unit("ergs s-1 cm-2 A-1") == FLAM
@@ -262,6 +332,8 @@ def test_cleaning_sorts_masks_duplicates_and_min_snr():
     assert cleaned.flux.value[-1] == -1.0
     with pytest.raises(SpectrumError, match="min_snr"):
         clean_spectrum(_spectrum(error=False), min_snr=5)
+    with pytest.raises(SpectrumError, match="min_snr must be a number, not '3'"):
+        clean_spectrum(_spectrum(), min_snr="3")
 
 
 # --- units -----------------------------------------------------------------------------
@@ -386,6 +458,12 @@ def test_scale_to_surface_and_best_scale():
         scale_to_surface(spec, 0.0, 1.0)
     with pytest.raises(SpectrumError, match="no usable pixel"):
         best_scale([1.0, 2.0], [0.0, 0.0], [1.0, 1.0])
+    with pytest.raises(SpectrumError, match="must be numbers"):
+        best_scale(["a", "b"], [1.0, 1.0])
+    with pytest.raises(SpectrumError, match="distance must be one positive .* got 'ten'"):
+        scale_to_surface(spec, "ten", 1.0)
+    with pytest.raises(SpectrumError, match="radius must be one positive .* kg"):
+        scale_to_surface(spec, 10.0, 1.0 * u.kg)
 
 
 def test_spectrum_validation_and_helpers():
@@ -401,3 +479,9 @@ def test_spectrum_validation_and_helpers():
     with pytest.raises(SpectrumError, match="error unit"):
         ObservedSpectrum(wavelength=[1.0, 2.0] * u.um, flux=[1.0, 1.0] * FLAM,
                          error=[1.0, 1.0] * u.um)
+    with pytest.raises(SpectrumError, match="flux must be numbers"):
+        ObservedSpectrum(wavelength=[1.0, 2.0] * u.um, flux=["a", "b"])
+    with pytest.raises(SpectrumError, match="new_wavelength must be at least 2 wavelengths"):
+        resample(spec, "1.0 um")
+    with pytest.raises(SpectrumError, match="target unit .* is not a unit"):
+        to_fnu(spec, object())

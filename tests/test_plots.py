@@ -1,4 +1,5 @@
-"""Evaluation figures: parity, residual histograms and loss curves."""
+"""Training figures: parity, residual histograms, loss and calibration curves, grid spectra;
+the shared style (saving, number formats)."""
 
 import re
 
@@ -6,7 +7,16 @@ import numpy as np
 import pytest
 from sklearn.metrics import r2_score
 
-from atmoscope.plots import plot_loss_curves, plot_parity, plot_residuals
+from atmoscope.errors import ConfigError
+from atmoscope.reporting import (
+    plot_calibration,
+    plot_grid_spectra,
+    plot_loss_curves,
+    plot_parity,
+    plot_residuals,
+)
+from atmoscope.reporting.style import format_number, format_with_unit, save_figure
+from atmoscope.synthetic import synthetic_grid
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 NAMES = ["temperature", "log g", "[M/H]"]
@@ -118,11 +128,11 @@ def test_parity_uses_density_for_many_points(tmp_path):
 
 def test_parity_rejects_mismatched_inputs():
     y_true, y_pred = _predictions(50)
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError, match="must both be"):
         plot_parity(y_true, y_pred[:, :2], NAMES)
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError, match="2 names for 3 targets"):
         plot_parity(y_true, y_pred, NAMES[:2])
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError, match="1 units for 3 targets"):
         plot_parity(y_true, y_pred, NAMES, ["K"])
 
 
@@ -154,5 +164,51 @@ def test_loss_curves_axes_and_best_epoch():
     assert len(fig.axes) == 1
     assert fig.axes[0].get_xlabel() == "epoch"
 
-    with pytest.raises(KeyError):
+    with pytest.raises(ConfigError, match="history lacks"):
         plot_loss_curves({"train_loss": [1.0]})
+
+
+def test_save_figure_rejects_other_formats(tmp_path):
+    fig = plot_loss_curves(HISTORY)
+    assert save_figure(fig, None) is fig
+    with pytest.raises(ConfigError, match=r"\.png or \.pdf"):
+        save_figure(fig, tmp_path / "loss.svg")
+    assert not (tmp_path / "loss.svg").exists()
+
+
+def test_number_formats_use_a_typographic_minus():
+    assert format_number(-0.0123) == "\u22120.0123"
+    assert format_number(1.2e-5) == "1.20e\u22125"
+    assert format_number(12345.6) == "12346"
+    assert format_number(float("nan")) == "n/a"
+    assert format_with_unit(-0.00004, "K", scale=12.0) == "0.0 K"  # no "−0.0"
+    assert format_with_unit(-3.14159, "dex", scale=0.05) == "\u22123.1416 dex"  # 0.0500
+
+
+def test_calibration_figure_panels(tmp_path):
+    levels = np.linspace(0, 1, 11)
+    ranks = np.random.default_rng(0).integers(0, 100, size=(50, 2))
+    report = {"coverage": {"temperature": levels**1.1, "gravity": levels**0.9},
+              "joint": levels**1.3, "levels": levels, "ranks": ranks, "n_samples": 100,
+              "n_spectra": 50, "snr_range": [10, 50]}
+    fig = plot_calibration(report, ["Teff", "log g"])
+    assert len(fig.axes) == 3  # coverage curves + one rank histogram per parameter
+    assert fig.axes[0].get_legend_handles_labels()[1] == ["calibrated", "Teff", "log g", "joint"]
+    assert fig.axes[2].get_title() == "SBC ranks: log g"
+    report["monte_carlo"] = {"coverage": report["coverage"], "joint": report["joint"]}
+    labels = plot_calibration(report).axes[0].get_legend_handles_labels()[1]
+    assert labels[-1] == "dotted: Monte-Carlo only"
+    assert labels[1:3] == ["temperature", "gravity"]  # the report's keys without names
+    _check_png(plot_calibration(report, path=tmp_path / "calibration.png"))
+
+
+def test_grid_spectra_slice_and_colour(tmp_path):
+    grid = synthetic_grid()
+    fig = plot_grid_spectra(grid, color_by="temperature", max_spectra=50)
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "log"
+    assert 2 <= len(ax.get_lines()) <= 50
+    assert fig.axes[1].get_ylabel() == "temperature"  # the colour bar
+    _check_png(plot_grid_spectra(grid, path=tmp_path / "grid.png"))
+    with pytest.raises(ConfigError, match="no parameter"):
+        plot_grid_spectra(grid, color_by="radius")

@@ -8,21 +8,21 @@ import pandas as pd
 import pytest
 import torch
 
-from atmoscope.cli import _mock_observation, main
+from atmoscope.cli import main
 from atmoscope.data import read_grid, write_grid
 from atmoscope.data import SpectralGrid
-from atmoscope.data.augment import (OffNodeSampler, interpolation_residuals, is_synthetic,
-                                    noise_profile)
+from atmoscope.data.noise import noise_profile, noisy_observation
 from atmoscope.data.preprocessing import Preprocessor
 from atmoscope.data.splits import node_split
-from atmoscope.errors import AtmoscopeError
-from atmoscope.evaluation.metrics import noisy_observation
+from atmoscope.errors import BundleError, ConfigError, GridError, SpectrumError
 from atmoscope.evaluation.report import evaluate_predictor
-from atmoscope.prediction import Predictor, load_ensemble
+from atmoscope.prediction import Predictor
 from atmoscope.statistics.reference import log_likelihood, reference_posterior
-from atmoscope.synthetic import synthetic_grid, synthetic_spectra
-from atmoscope.training import TrainConfig, build_model, load_model
-from atmoscope.training.workflow import train_bundle
+from atmoscope.synthetic import mock_observation, synthetic_grid, synthetic_spectra
+from atmoscope.models import build_model, load_estimator, load_model
+from atmoscope.training import TrainConfig
+from atmoscope.training.augment import OffNodeSampler, interpolation_residuals, is_synthetic
+from atmoscope.workflows import train_bundle
 
 SMALL = {"gravity": [4.0, 4.5, 5.0, 5.5], "temperature": list(range(600, 1401, 100)),
          "c_o_ratio": [0.5, 1.0, 2.0], "metallicity": [-0.5, 0.0, 0.5]}
@@ -65,7 +65,7 @@ def test_heteroscedastic_noise_follows_the_profile():
     obs, error = noisy_observation(flux, 10.0, np.random.default_rng(0), profile)
     np.testing.assert_allclose(np.std(obs, axis=0), profile / 10, rtol=0.05)
     np.testing.assert_allclose(error / np.abs(obs), np.broadcast_to(profile / 10, obs.shape))
-    with pytest.raises(AtmoscopeError, match="no pixel"):
+    with pytest.raises(SpectrumError, match="no pixel has a finite positive error/flux"):
         noise_profile(np.ones(3), np.zeros(3))
     # non-finite ratios take the median
     np.testing.assert_allclose(noise_profile(np.array([1.0, 0.0, 1.0]),
@@ -79,7 +79,7 @@ def test_preprocessor_noise_channel():
     x, e = pre.transform_spectra(grid.flux[:3], grid.flux[:3] / 100.0)
     assert x.shape == (3, 2, grid.n_wavelengths) and e.shape == (3, 2)
     np.testing.assert_allclose(x[:, 1], np.log10(1 / 100) + 1.5, atol=1e-6)  # S/N 100 → -0.5
-    with pytest.raises(AtmoscopeError, match="needs the flux errors"):
+    with pytest.raises(ConfigError, match="needs the flux errors"):
         pre.transform_spectra(grid.flux[:3])
     assert Preprocessor.from_dict(pre.to_dict()).noise_channel is True
 
@@ -87,8 +87,13 @@ def test_preprocessor_noise_channel():
 # --- off-node parameters -----------------------------------------------------------------
 def test_off_node_sampler_uses_the_generator_for_the_synthetic_grid(small, tmp_path):
     grid, split = small
-    sampler = OffNodeSampler(grid, split.train)
-    assert sampler.source_ == "simulator"
+    sampler = OffNodeSampler()
+    assert sampler.source == "auto" and not hasattr(sampler, "source_")
+    with pytest.raises(ConfigError, match="OffNodeSampler is not fitted"):
+        sampler.draw(5, np.random.default_rng(0))
+    assert sampler.fit(grid, split.train) is sampler
+    assert sampler.source_ == "simulator" and sampler.interpolator_ is None
+    assert sampler.targets_ == grid.targets
     theta, flux = sampler.draw(500, np.random.default_rng(0))
     assert theta.shape == (500, 4) and flux.shape == (500, grid.n_wavelengths)
     assert np.all(theta >= grid.target_values.min(0)) and np.all(theta <= grid.target_values.max(0))
@@ -103,7 +108,7 @@ def test_off_node_sampler_uses_the_generator_for_the_synthetic_grid(small, tmp_p
 def test_off_node_sampler_interpolates_real_grids_within_the_hull(grids):
     grid = read_grid(grids / "sonora_bobcat_telescopeml104.csv")
     split = node_split(grid, {"temperature": [700, 900, 1200, 1600, 2000]}, seed=42)
-    sampler = OffNodeSampler(grid, np.concatenate([split.train, split.val]))
+    sampler = OffNodeSampler().fit(grid, np.concatenate([split.train, split.val]))
     assert sampler.source_ == "interpolate" and not sampler.interpolator_.is_regular_
     theta, flux = sampler.draw(400, np.random.default_rng(0))
     assert sampler.in_prior(theta).all() and np.all(flux > 0)
@@ -117,6 +122,29 @@ def test_off_node_sampler_interpolates_real_grids_within_the_hull(grids):
     test = split.test[0]
     assert not np.allclose(sampler.spectra(grid.target_values[test][None])[0], grid.flux[test],
                            rtol=1e-3, atol=0)
+
+
+def test_off_node_sampler_refuses_bad_settings(small, grids):
+    grid, split = small
+    with pytest.raises(ConfigError, match="unknown off-node source 'grid'"):
+        OffNodeSampler(source="grid").fit(grid)
+    bobcat = read_grid(grids / "sonora_bobcat_telescopeml104.csv")
+    with pytest.raises(ConfigError, match="'simulator' needs the embedded synthetic grid"):
+        OffNodeSampler(source="simulator").fit(bobcat)
+    sampler = OffNodeSampler(source="interpolate").fit(grid, split.train)
+    # only the training nodes are interpolated (validation ones are missing: irregular)
+    assert sampler.source_ == "interpolate" and sampler.interpolator_.n_nodes_ == len(split.train)
+    with pytest.raises(ConfigError, match="cannot draw 0 spectra"):
+        sampler.draw(0, np.random.default_rng(0))
+    with pytest.raises(ConfigError, match="outside must be 'raise' or 'nan'"):
+        sampler.spectra(grid.target_values[:1], outside="clip")
+    # C/O and [M/H] that vary only together span a line: no hull to draw from
+    line = SpectralGrid(wavelength=grid.wavelength[:3], flux=np.ones((3, 3)) * [[1], [2], [3]],
+                        parameters=pd.DataFrame({"c_o_ratio": [0.5, 1.0, 1.5],
+                                                 "metallicity": [-0.5, 0.0, 0.5]}),
+                        targets=("c_o_ratio", "metallicity"))
+    with pytest.raises(GridError, match="cannot triangulate the irregular grid"):
+        OffNodeSampler().fit(line)
 
 
 def test_interpolation_residuals_are_leave_one_out_errors(small):
@@ -150,19 +178,19 @@ def test_mismatch_augmentation_trains_on_a_real_grid(grids):
 
 def test_train_config_checks_posterior_options(small):
     grid, split = small
-    with pytest.raises(AtmoscopeError, match="needs training noise"):
+    with pytest.raises(ConfigError, match="needs training noise"):
         TrainConfig(model="posterior", noise_snr=()).resolved()
-    with pytest.raises(AtmoscopeError, match="fraction"):
+    with pytest.raises(ConfigError, match="fraction"):
         TrainConfig(model="rescnn", offnode=1.5).resolved()
-    with pytest.raises(AtmoscopeError, match="give --noise-snr"):
+    with pytest.raises(ConfigError, match="give --noise-snr"):
         TrainConfig(model="rescnn", noise_snr=(), noise_profile=(1.0, 2.0)).resolved()
-    with pytest.raises(AtmoscopeError, match="mismatch must be"):
+    with pytest.raises(ConfigError, match="mismatch must be"):
         TrainConfig(model="rescnn", mismatch=-1).resolved()
     assert TrainConfig(model="posterior").resolved().offnode == 1.0
     assert TrainConfig(model="rescnn").resolved().offnode == 0.0
     from atmoscope.training.trainer import Trainer
 
-    with pytest.raises(AtmoscopeError, match="noise profile has 3 values"):
+    with pytest.raises(ConfigError, match="noise profile has 3 values"):
         Trainer(TrainConfig(model="rescnn", epochs=1, noise_profile=(1, 2, 3)),
                 progress=False).fit(grid, split)
 
@@ -189,13 +217,13 @@ def test_gaussian_head_is_a_proper_multivariate_normal():
     torch.testing.assert_close(model.loss(x, e, y), -expected.log_prob(y).mean())
     with torch.no_grad():
         torch.testing.assert_close(model(x, e), dist.mean)
-        assert model.sample(x, e, 7).shape == (3, 7, 4)
+        assert model.transform_noise(x, e, torch.randn(3, 7, 4)).shape == (3, 7, 4)
 
 
 def test_posterior_bundle_samples_in_physical_units(posterior_bundle, small):
     bundle, path = posterior_bundle
     grid, split = small
-    assert bundle.is_posterior and bundle.needs_errors
+    assert bundle.kind == "posterior" and bundle.reads_errors
     history = bundle.history["val_loss"]
     assert min(history) < history[0] - 1.0  # the negative log posterior density fell
     rows = split.test[:4]
@@ -219,12 +247,19 @@ def test_posterior_bundle_samples_in_physical_units(posterior_bundle, small):
     assert np.median(wide[..., 1].std(axis=1)) > np.median(t.std(axis=1))
 
 
-def test_point_models_do_not_sample(small):
+def test_point_models_sample_by_monte_carlo_over_the_errors(small):
     grid, split = small
     bundle, _ = train_bundle(grid, split, TrainConfig(model="resmlp", epochs=1), None,
                              progress=False, snrs=())
-    with pytest.raises(AtmoscopeError, match="points, not posterior samples"):
-        bundle.sample(grid.flux[:1], grid.flux[:1] / 10)
+    assert bundle.kind == "point" and bundle.uncertainty == "monte_carlo"
+    samples = bundle.sample(grid.flux[:2], grid.flux[:2] / 10, 50, seed=0)
+    assert samples.shape == (2, 50, 4) and np.all(samples.std(axis=1) > 0)
+    # row i's draws depend only on (seed, i): the same spectrum alone gives the same
+    np.testing.assert_allclose(bundle.sample(grid.flux[:1], grid.flux[:1] / 10, 50, seed=0),
+                               samples[:1])
+    # without errors, every sample is the estimate of the spectrum itself
+    still = bundle.sample(grid.flux[:1], None, 5)
+    np.testing.assert_allclose(still[0], np.repeat(bundle.predict(grid.flux[:1]), 5, axis=0))
 
 
 def test_evaluate_passes_quoted_errors_to_models_that_read_them(small):
@@ -243,16 +278,16 @@ def test_predictor_uses_the_posterior_and_flags_missing_errors(posterior_bundle,
                                                                tmp_path):
     bundle, path = posterior_bundle
     grid, _ = small
-    spectrum = _mock_observation({"gravity": 5.0, "temperature": 1000.0, "c_o_ratio": 1.0,
+    spectrum = mock_observation({"gravity": 5.0, "temperature": 1000.0, "c_o_ratio": 1.0,
                                   "metallicity": 0.0}, tmp_path / "mock.ecsv")
     predictor = Predictor(bundle, grid=grid, n_samples=400, distance_pc=10.0, radius_rjup=1.0)
     p = predictor.predict(spectrum)
-    assert p.samples.shape == (400, 4) and p.n_draws == 400 and p.posterior
+    assert p.samples.shape == (400, 4) and p.n_draws == 400 and p.kind == "posterior"
     np.testing.assert_allclose(p.point, p.samples.mean(axis=0))
     assert 700 < p.summary()["temperature"]["p50"] < 1300
     assert not any("no flux errors" in f for f in p.flags)
     # the HTML report shows the posterior (corner plot) and says where the samples come from
-    from atmoscope.prediction.report import write_prediction_report
+    from atmoscope.reporting import write_prediction_report
 
     html = write_prediction_report(p, predictor, tmp_path / "report.html").read_text()
     assert "400 posterior samples each" in html and "Posterior samples" in html
@@ -273,14 +308,14 @@ def test_ensemble_may_not_mix_posterior_and_point_models(posterior_bundle, small
     shutil.copytree(path, tmp_path / "member-0")
     train_bundle(grid, split, TrainConfig(model="resmlp", epochs=1), tmp_path / "member-1",
                  progress=False, snrs=())
-    with pytest.raises(AtmoscopeError, match="mixes posterior and point models"):
-        load_ensemble(tmp_path)
+    with pytest.raises(BundleError, match="mixes posterior and point models"):
+        load_estimator(tmp_path)
 
 
 # --- reference sampler -----------------------------------------------------------------
 def test_reference_posterior_recovers_the_truth(small):
     grid, split = small
-    model = OffNodeSampler(grid, np.concatenate([split.train, split.val]))
+    model = OffNodeSampler().fit(grid, np.concatenate([split.train, split.val]))
     truth = np.array([4.75, 1030.0, 1.2, 0.1])  # between nodes
     flux = synthetic_spectra(truth, grid.wavelength)
     observed, error = noisy_observation(flux, 50.0, np.random.default_rng(0))
@@ -306,7 +341,7 @@ def test_reference_posterior_recovers_the_truth(small):
 def test_cli_train_predict_and_calibrate_a_posterior(small, tmp_path, capsys):
     grid, _ = small
     path = write_grid(grid, tmp_path / "g.parquet")
-    spectrum = _mock_observation({"gravity": 5.0, "temperature": 1000.0, "c_o_ratio": 1.0,
+    spectrum = mock_observation({"gravity": 5.0, "temperature": 1000.0, "c_o_ratio": 1.0,
                                   "metallicity": 0.0}, tmp_path / "mock.ecsv")
     assert main(["train", "--grid", str(path), "--model", "gaussian", "--ensemble", "2",
                  "--out", str(tmp_path / "gauss"), "--epochs", "3",
@@ -323,7 +358,7 @@ def test_cli_train_predict_and_calibrate_a_posterior(small, tmp_path, capsys):
     assert main(["calibrate", str(tmp_path / "gauss"), "--grid", str(path), "--json",
                  "--n-spectra", "30", "--draws", "40", "--plot", str(tmp_path / "cal.png")]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["method"].startswith("posterior samples (2 model(s) × 20)")
+    assert report["method"].startswith("posterior samples (2 model(s) × 40)")  # per model
     for name in SMALL:
         for key in ("coverage_68", "coverage_95"):
             assert 0 <= report["parameters"][name][key] <= 1

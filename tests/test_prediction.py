@@ -9,9 +9,12 @@ import pytest
 from atmoscope.cli import main
 from atmoscope.data import read_grid
 from atmoscope.data.splits import random_split
-from atmoscope.prediction import Predictor, load_ensemble, occlusion_sensitivity, predict_catalog
+from atmoscope.errors import ConfigError, SpectrumError
+from atmoscope.models import load_estimator
+from atmoscope.models.sampling import network_flux
+from atmoscope.prediction import Predictor, occlusion_sensitivity, predict_catalog
 from atmoscope.training import TrainConfig
-from atmoscope.training.workflow import train_bundle
+from atmoscope.workflows import train_bundle
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +31,7 @@ def bobcat_ensemble(grids, tmp_path_factory):
 
 
 def test_predict_hd3651b_with_uncertainties(bobcat_ensemble, shared_data):
-    predictor = Predictor(bobcat_ensemble, n_draws=50, seed=3)
+    predictor = Predictor(bobcat_ensemble, n_samples=100, seed=3)
     p = predictor.predict(shared_data / "observed" / "HD3651B_spex_prism.csv")
     assert p.n_models == 2 and p.samples.shape == (100, 4)
     s = p.summary()
@@ -41,23 +44,23 @@ def test_predict_hd3651b_with_uncertainties(bobcat_ensemble, shared_data):
     assert p.fit.reduced_chi2 > 0 and 0 <= p.fit.p_value <= 1
     assert np.all(p.band95[0] <= p.band68[0] + 1e-30) and np.all(p.band68[1] <= p.band95[1] + 1e-30)
     # same seed, same answer
-    again = Predictor(bobcat_ensemble, n_draws=50, seed=3).predict(
+    again = Predictor(bobcat_ensemble, n_samples=100, seed=3).predict(
         shared_data / "observed" / "HD3651B_spex_prism.csv")
     np.testing.assert_array_equal(again.samples, p.samples)
 
 
 def test_partial_coverage(bobcat_ensemble, shared_data):
     fire = shared_data / "observed" / "FIRE-PRISM_Ross458C_Burgasser2010.csv"
-    with pytest.raises(Exception, match="covers 0.79"):
-        Predictor(bobcat_ensemble, n_draws=5).predict(fire, flux_unit="erg/s/cm2/um")
-    p = Predictor(bobcat_ensemble, n_draws=5, allow_partial=True).predict(
+    with pytest.raises(SpectrumError, match="covers 0.79"):
+        Predictor(bobcat_ensemble, n_samples=5).predict(fire, flux_unit="erg/s/cm2/um")
+    p = Predictor(bobcat_ensemble, n_samples=5, allow_partial=True).predict(
         fire, flux_unit="erg/s/cm2/um")
     assert any("model pixels without data" in f for f in p.flags)
     assert np.isfinite(p.point).all()
 
 
 def test_sensitivity_has_one_row_per_target(bobcat_ensemble, grids):
-    bundle = load_ensemble(bobcat_ensemble)[0]
+    bundle = load_estimator(bobcat_ensemble).members[0]
     grid = read_grid(grids / "sonora_bobcat_telescopeml104.csv")
     sens = occlusion_sensitivity(bundle, grid.flux[100])
     assert sens.shape == (4, 104) and np.all(sens >= 0) and sens.max() > 0
@@ -68,7 +71,7 @@ def test_catalog_mode_survives_bad_files(bobcat_ensemble, shared_data, tmp_path)
     bad.write_text("wl_um,F_lambda\nnot,numbers\n")
     files = [shared_data / "observed" / "GJ570D_spex_prism.csv", bad,
              shared_data / "observed" / "HD3651B_spex_prism.csv"]
-    table = predict_catalog(Predictor(bobcat_ensemble, n_draws=10), files, progress=False)
+    table = predict_catalog(Predictor(bobcat_ensemble, n_samples=10), files, progress=False)
     assert table["status"].tolist() == ["ok", "error", "ok"]
     assert "broken.csv" in table.loc[1, "source"] and table.loc[1, "error"]
     assert table.loc[0, "temperature_std"] > 0
@@ -95,10 +98,10 @@ def test_level_dependent_model_needs_distance_and_radius(grids, shared_data, tmp
     grid = read_grid(grids / "sonora_bobcat_telescopeml104.csv", flux_unit="erg / (s cm2 Hz)")
     bundle, _ = train_bundle(grid, random_split(grid.n_spectra), TrainConfig(
         model="resmlp", epochs=2), None, progress=False, snrs=())
-    with pytest.raises(Exception, match="give the distance and radius"):
-        Predictor(bundle, n_draws=0, grid=grid).predict(
+    with pytest.raises(ConfigError, match="give the distance and radius"):
+        Predictor(bundle, n_samples=10, grid=grid).predict(
             shared_data / "observed" / "HD3651B_spex_prism.csv")
-    p = Predictor(bundle, n_draws=0, grid=grid, distance_pc=11.134, radius_rjup=0.81).predict(
+    p = Predictor(bundle, n_samples=10, grid=grid, distance_pc=11.134, radius_rjup=0.81).predict(
         shared_data / "observed" / "HD3651B_spex_prism.csv")
     assert p.implied_radius_rjup is not None and np.isfinite(p.point).all()
 
@@ -119,16 +122,15 @@ def test_unitless_spex_library_file(bobcat_ensemble, shared_data):
     import glob
 
     files = sorted(glob.glob(str(shared_data / "spex_prism_library" / "spectra" / "*.fits.gz")))
-    table = predict_catalog(Predictor(bobcat_ensemble, n_draws=5), files[:8], progress=False)
+    table = predict_catalog(Predictor(bobcat_ensemble, n_samples=5), files[:8], progress=False)
     assert len(table) == 8 and (table.status == "ok").sum() >= 6
 
 
-def test_faint_pixels_are_kept_and_only_non_positive_ones_filled(bobcat_ensemble):
-    predictor = Predictor(bobcat_ensemble)
+def test_faint_pixels_are_kept_and_only_non_positive_ones_filled():
     wl = np.linspace(1.0, 2.0, 6)
     flux = np.array([1.0, 1e-6, -0.1, 1e-3, np.nan, 2.0])
     usable = np.array([True, True, True, True, False, True])
-    out = predictor._network_flux(flux, usable, wl)[0]
+    out = network_flux(flux, usable, wl)[0]
     # deep-band pixels far below the peak carry the temperature: untouched
     assert out[1] == 1e-6 and out[3] == 1e-3 and out[0] == 1.0 and out[5] == 2.0
     # the negative and the missing pixel: log-linear interpolation between neighbours

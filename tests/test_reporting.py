@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from atmoscope.data.targets import target_label, target_labels
+from atmoscope.errors import ConfigError
 from atmoscope.reporting import (
     plot_corner,
     plot_sensitivity,
@@ -143,7 +145,7 @@ def test_spectrum_fit_many_pixels_uses_envelope():
     ax = fig.axes[0]
     assert not ax.containers  # no error bars above 200 pixels
     assert "observed ±1σ" in [t.get_text() for t in ax.get_legend().get_texts()]
-    with pytest.raises(ValueError, match="band68"):
+    with pytest.raises(ConfigError, match="band68"):
         plot_spectrum_fit(wl, flux, err, model, b68[:, :10], b95, res, flux_label="f")
 
 
@@ -159,13 +161,36 @@ def test_corner_titles_and_shape():
     assert plot_corner(samples[:, 0], "temperature").axes[0].get_title()
 
 
+def test_figures_reject_bad_arguments(tmp_path):
+    samples = _samples(200)
+    with pytest.raises(ConfigError, match="n >= 2"):
+        plot_corner(samples[:1], NAMES, UNITS)
+    with pytest.raises(ConfigError, match="2 truths for 3 parameters"):
+        plot_corner(samples, NAMES, UNITS, truths=[1200, 4.5])
+    with pytest.raises(ConfigError, match="2 names for 3 parameters"):
+        plot_corner(samples, NAMES[:2])
+    wl, flux, err, model, b68, b95, res, mask = _spectrum(50)
+    with pytest.raises(ConfigError, match="mask has shape"):
+        plot_spectrum_fit(wl, flux, err, model, b68, b95, res, flux_label="f", mask=mask[:5])
+    with pytest.raises(ConfigError, match=r"\.png or \.pdf"):
+        plot_spectrum_fit(wl, flux, err, model, b68, b95, res, flux_label="f",
+                          path=tmp_path / "fit.jpg")
+
+
 def test_sensitivity_rows_labelled():
     wl, sens = _sensitivity()
     fig = plot_sensitivity(wl, sens, NAMES)
     assert [ax.get_ylabel() for ax in fig.axes] == NAMES
     assert fig.axes[-1].get_xlabel() == "wavelength [µm]"
-    with pytest.raises(ValueError, match="non-negative"):
+    with pytest.raises(ConfigError, match="non-negative"):
         plot_sensitivity(wl, -sens, NAMES)
+
+
+def test_target_labels_name_known_targets_and_pass_others_through():
+    assert target_label("temperature") == ("Teff", "K")
+    assert target_label("radius") == ("radius", "")
+    assert target_labels(["gravity", "c_o_ratio", "radius"]) == (
+        ["log g", "C/O", "radius"], ["dex", "", ""])
 
 
 # --------------------------------------------------------------------------- #
@@ -215,7 +240,7 @@ def test_html_accepts_figure_objects(tmp_path):
                              provenance={"model": "rescnn"})
     assert path == tmp_path / "r.html"
     assert path.read_text().count("data:image/png;base64,") == 2
-    with pytest.raises(ValueError, match="not a PNG"):
+    with pytest.raises(ConfigError, match="not a PNG"):
         write_html_report(tmp_path / "bad.html", title="t", parameters=[], fit_quality={},
                           figures={"x": _spectrum_figure(tmp_path / "x.pdf")}, provenance={})
 

@@ -6,7 +6,7 @@ import pytest
 from scipy import stats
 
 import atmoscope
-from atmoscope.errors import AtmoscopeError
+from atmoscope.errors import ConfigError, GridError, SpectrumError
 from atmoscope.statistics import FitQuality, GridInterpolator, fit_quality
 
 PARAMS = ["gravity", "temperature", "c_o_ratio", "metallicity"]
@@ -31,7 +31,7 @@ def small_grid():
 
 @pytest.fixture(scope="module")
 def interp(small_grid):
-    return GridInterpolator(small_grid)
+    return GridInterpolator().fit(small_grid)
 
 
 @pytest.fixture(scope="module")
@@ -54,12 +54,13 @@ def test_full_factorial_grid_is_regular(interp, small_grid):
     assert interp.params_ == PARAMS
     assert interp.n_nodes_ == small_grid.n_spectra == 225
     assert interp.bounds_["temperature"] == (900.0, 1100.0)
-    np.testing.assert_array_equal(interp.wavelength, small_grid.wavelength)
+    np.testing.assert_array_equal(interp.wavelength_, small_grid.wavelength)
+    assert interp.grid_ is small_grid
 
 
 @pytest.mark.parametrize("log_flux", [True, False])
 def test_nodes_are_reproduced_exactly(small_grid, log_flux):
-    flux = GridInterpolator(small_grid, log_flux=log_flux)(small_grid.parameters)
+    flux = GridInterpolator(log_flux=log_flux).fit(small_grid)(small_grid.parameters)
     assert flux.shape == small_grid.flux.shape
     np.testing.assert_allclose(flux, small_grid.flux, rtol=1e-10, atol=0)
 
@@ -88,7 +89,7 @@ def test_error_shrinks_quadratically_with_node_spacing():
     # Measured: 1.61 % → 0.431 % (ratio 0.27) on the same 200 points.
     points = _random_points()
     coarse, fine = (
-        _max_relative_error(GridInterpolator(g), points, g.wavelength)
+        _max_relative_error(GridInterpolator().fit(g), points, g.wavelength)
         for g in (atmoscope.synthetic_grid(_nodes(1.0)), atmoscope.synthetic_grid(_nodes(0.5)))
     )
     assert fine < 0.005
@@ -106,36 +107,75 @@ def test_input_forms_agree(interp):
     np.testing.assert_array_equal(interp(frame.iloc[0]), expected[:1])
     one = interp({"gravity": 5.0, "temperature": [950.0, 1000.0], "c_o_ratio": 1.0,
                   "metallicity": 0.0})
-    assert one.shape == (2, interp.wavelength.size)
+    assert one.shape == (2, interp.wavelength_.size)
 
 
 def test_outside_the_range_names_parameter_value_and_range(interp):
     point = {"gravity": 5.0, "temperature": 1150.0, "c_o_ratio": 1.0, "metallicity": 0.0}
-    with pytest.raises(AtmoscopeError, match="temperature = 1150 is outside the grid's range "
+    with pytest.raises(ConfigError, match="temperature = 1150 is outside the grid's range "
                                              "900–1100"):
         interp(point)
-    with pytest.raises(AtmoscopeError, match="metallicity = -0.3 is outside .* -0.2–0.2"):
+    with pytest.raises(ConfigError, match="metallicity = -0.3 is outside .* -0.2–0.2"):
         interp([[5.0, 1000.0, 1.0, -0.3]])
 
 
 def test_bad_input_is_refused(interp, small_grid):
-    with pytest.raises(AtmoscopeError, match=r"missing parameter\(s\) \['metallicity'\]"):
+    with pytest.raises(ConfigError, match=r"missing parameter\(s\) \['metallicity'\]"):
         interp({"gravity": 5.0, "temperature": 1000.0, "c_o_ratio": 1.0})
-    with pytest.raises(AtmoscopeError, match=r"shape \(n, 4\)"):
+    with pytest.raises(ConfigError, match=r"shape \(n, 4\)"):
         interp(np.ones((2, 3)))
-    with pytest.raises(AtmoscopeError, match="non-finite temperature"):
+    with pytest.raises(ConfigError, match="non-finite temperature"):
         interp([[5.0, np.nan, 1.0, 0.0]])
-    with pytest.raises(AtmoscopeError, match="unknown parameter"):
-        GridInterpolator(small_grid, params=["gravity", "fsed"])
+    with pytest.raises(ConfigError, match="unknown parameter"):
+        GridInterpolator(params=["gravity", "fsed"]).fit(small_grid)
     # Leaving out a varying parameter makes spectra at one parameter vector ambiguous.
-    with pytest.raises(AtmoscopeError, match="share parameters .* differ in flux"):
-        GridInterpolator(small_grid, params=["gravity", "temperature", "c_o_ratio"])
+    with pytest.raises(ConfigError, match="share parameters .* differ in flux"):
+        GridInterpolator(params=["gravity", "temperature", "c_o_ratio"]).fit(small_grid)
+
+
+def test_fit_stores_settings_only_until_fit(small_grid):
+    interp = GridInterpolator(params=PARAMS, log_flux=False)
+    assert interp.params == PARAMS and not interp.log_flux
+    assert not hasattr(interp, "params_")
+    assert repr(interp) == f"GridInterpolator(params={PARAMS!r}, log_flux=False)"
+    with pytest.raises(ConfigError, match="GridInterpolator is not fitted; call fit"):
+        interp([[5.0, 1000.0, 1.0, 0.0]])
+    assert interp.fit(small_grid) is interp
+    assert repr(interp) == ("GridInterpolator(regular, 225 nodes over ['gravity', "
+                            "'temperature', 'c_o_ratio', 'metallicity'], log_flux=False)")
+    with pytest.raises(ConfigError, match="outside must be 'raise' or 'nan'"):
+        interp([[5.0, 1000.0, 1.0, 0.0]], outside="clip")
+
+
+def test_grid_problems_are_grid_errors(small_grid):
+    one = atmoscope.synthetic_grid({p: [v] for p, v in zip(PARAMS, (5.0, 1000.0, 1.0, 0.0),
+                                                           strict=True)})
+    with pytest.raises(GridError, match="no varying parameter"):
+        GridInterpolator().fit(one)
+    t = np.array([500.0, 600.0, 700.0])
+    zero = atmoscope.SpectralGrid(wavelength=np.array([1.0, 2.0]),
+                                  flux=np.array([[1.0, 2.0], [0.0, 1.0], [1.0, 3.0]]),
+                                  parameters=pd.DataFrame({"temperature": t}),
+                                  targets=("temperature",))
+    with pytest.raises(GridError, match="log_flux=True needs positive flux"):
+        GridInterpolator().fit(zero)
+    # without log flux the zero is interpolated linearly: half-way 600–700 K → (0.5, 2)
+    np.testing.assert_allclose(GridInterpolator(log_flux=False).fit(zero)([[650.0]]),
+                               [[0.5, 2.0]])
+    # the same parameters twice with two spectra: the grid is at fault, not the call
+    clash = atmoscope.SpectralGrid(wavelength=np.array([1.0, 2.0]),
+                                   flux=np.array([[1.0, 2.0], [1.5, 2.0], [1.0, 3.0]]),
+                                   parameters=pd.DataFrame({"temperature": [500.0, 500.0,
+                                                                            600.0]}),
+                                   targets=("temperature",))
+    with pytest.raises(GridError, match="rows 0 and 1 share parameters"):
+        GridInterpolator().fit(clash)
 
 
 def test_constant_parameters_are_ignored():
     nodes = {**_nodes(), "c_o_ratio": [1.0]}
     grid = atmoscope.synthetic_grid(nodes)
-    interp = GridInterpolator(grid)
+    interp = GridInterpolator().fit(grid)
     assert interp.params_ == ["gravity", "temperature", "metallicity"]
     assert interp.ignored_params_ == {"c_o_ratio": 1.0}
     assert interp.is_regular_
@@ -147,13 +187,13 @@ def test_constant_parameters_are_ignored():
 
 def test_rows_repeating_a_node_with_the_same_spectrum_are_merged(small_grid):
     doubled = small_grid.select(np.r_[np.arange(small_grid.n_spectra), [0, 1]])
-    interp = GridInterpolator(doubled)
+    interp = GridInterpolator().fit(doubled)
     assert interp.is_regular_ and interp.n_nodes_ == small_grid.n_spectra
 
 
 # --- irregular grids ------------------------------------------------------------------------
 def test_missing_node_makes_the_grid_irregular(small_grid):
-    interp = GridInterpolator(small_grid.select(np.arange(1, small_grid.n_spectra)))
+    interp = GridInterpolator().fit(small_grid.select(np.arange(1, small_grid.n_spectra)))
     assert not interp.is_regular_
     np.testing.assert_allclose(interp(small_grid.parameters.iloc[1:]), small_grid.flux[1:],
                                rtol=1e-10)
@@ -163,7 +203,7 @@ def test_irregular_cross_shaped_grid_accuracy(small_grid):
     # Bobcat-like: C/O varies only at [M/H] = 0 and [M/H] only at C/O = 1.
     p = small_grid.parameters
     keep = np.isclose(p.c_o_ratio, 1.0) | np.isclose(p.metallicity, 0.0)
-    interp = GridInterpolator(small_grid.select(np.asarray(keep)))
+    interp = GridInterpolator().fit(small_grid.select(np.asarray(keep)))
     assert not interp.is_regular_
     # Points inside the convex hull: |C/O − 1| / 0.2 + |[M/H]| / 0.2 < 1.
     rng = np.random.default_rng(3)
@@ -173,19 +213,19 @@ def test_irregular_cross_shaped_grid_accuracy(small_grid):
     points[:, 3] = sign[:, 1] * 0.2 * (1.0 - share) * rng.random(200)
     # Measured 3.22 % (the full grid: 1.57 % at the same points; medians 0.57 %, 0.54 %).
     assert _max_relative_error(interp, points, small_grid.wavelength) < 0.034
-    with pytest.raises(AtmoscopeError, match="outside the convex hull"):
+    with pytest.raises(ConfigError, match="outside the convex hull"):
         interp([[5.0, 1000.0, 1.2, 0.2]])
 
 
 def test_bobcat_is_irregular_and_reproduces_its_nodes(bobcat):
-    interp = GridInterpolator(bobcat)
+    interp = GridInterpolator().fit(bobcat)
     assert not interp.is_regular_
     assert interp.params_ == PARAMS
     np.testing.assert_allclose(interp(bobcat.parameters), bobcat.flux, rtol=1e-10, atol=0)
 
 
 def test_bobcat_inside_points(bobcat):
-    interp = GridInterpolator(bobcat)
+    interp = GridInterpolator().fit(bobcat)
     flux = interp({"gravity": 4.9, "temperature": 1050.0, "c_o_ratio": 0.9,
                    "metallicity": 0.05})
     assert flux.shape == (1, bobcat.n_wavelengths)
@@ -201,12 +241,12 @@ def test_bobcat_inside_points(bobcat):
 
 
 def test_bobcat_outside_points(bobcat):
-    interp = GridInterpolator(bobcat)
+    interp = GridInterpolator().fit(bobcat)
     # Each value is in range, but C/O 1.5 exists only at [M/H] = 0.
-    with pytest.raises(AtmoscopeError, match=r"\(gravity=5, temperature=1050, c_o_ratio=1.5, "
+    with pytest.raises(ConfigError, match=r"\(gravity=5, temperature=1050, c_o_ratio=1.5, "
                                              r"metallicity=0.5\) lies outside the convex hull"):
         interp({"gravity": 5.0, "temperature": 1050.0, "c_o_ratio": 1.5, "metallicity": 0.5})
-    with pytest.raises(AtmoscopeError, match="temperature = 2500 is outside the grid's range "
+    with pytest.raises(ConfigError, match="temperature = 2500 is outside the grid's range "
                                              "600–2400"):
         interp({"gravity": 5.0, "temperature": 2500.0, "c_o_ratio": 1.0, "metallicity": 0.0})
 
@@ -293,15 +333,24 @@ def test_masked_pixels_are_excluded(model_spectrum):
 def test_fit_quality_refuses_bad_input(model_spectrum):
     m = model_spectrum[:10]
     e = 0.1 * m
-    with pytest.raises(AtmoscopeError, match="observed is not finite at 1 used pixel"):
+    with pytest.raises(SpectrumError, match="observed is not finite at 1 used pixel"):
         fit_quality(np.r_[np.nan, m[1:]], e, m)
-    with pytest.raises(AtmoscopeError, match="error is not positive at 1 used pixel"):
+    with pytest.raises(SpectrumError, match="error is not positive at 1 used pixel"):
         fit_quality(m, np.r_[0.0, e[1:]], m)
-    with pytest.raises(AtmoscopeError, match="differ in shape"):
+    with pytest.raises(ConfigError, match="differ in shape"):
         fit_quality(m, e, m[:9])
-    with pytest.raises(AtmoscopeError, match="no degrees of freedom left"):
+    with pytest.raises(ConfigError, match="no degrees of freedom left"):
         fit_quality(m[:5], e[:5], m[:5], n_params=4, scale="fit")
-    with pytest.raises(AtmoscopeError, match="scale must be"):
+    with pytest.raises(ConfigError, match="scale must be"):
         fit_quality(m, e, m, scale="best")
-    with pytest.raises(AtmoscopeError, match="mask must be a boolean array"):
+    with pytest.raises(ConfigError, match="mask must be a boolean array"):
         fit_quality(m, e, m, mask=np.zeros(10))
+    with pytest.raises(ConfigError, match="model is not finite at 2 used pixel"):
+        fit_quality(m, e, np.r_[m[:8], np.inf, np.nan])
+    with pytest.raises(ConfigError, match="n_params must be a non-negative integer"):
+        fit_quality(m, e, m, n_params=-1)
+    with pytest.raises(ConfigError, match="model is zero at every used pixel"):
+        fit_quality(m, e, np.zeros(10), scale="fit")
+    # ConfigError and SpectrumError are ValueErrors too, for callers written before them
+    with pytest.raises(ConfigError, match="scale must be None, a finite number"):
+        fit_quality(m, e, m, scale=np.inf)

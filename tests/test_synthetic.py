@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from atmoscope.data import TELESCOPEML_NODES, telescopeml_wavelengths
-from atmoscope.errors import AtmoscopeError
+from atmoscope.errors import ConfigError
 from atmoscope.synthetic import synthetic_grid, synthetic_spectra
 
 WL = telescopeml_wavelengths(descending=False)
@@ -152,7 +152,20 @@ def test_off_grid_parameters_and_any_wavelengths():
     ({**SOLAR, "gravity": np.nan}, "non-finite gravity"),
     ({"temperature": 900.0}, "need parameter"),
     (np.ones((3, 2)), "must have 4 columns"),
+    ({**SOLAR, "temperature": "hot"}, "parameters must be numbers"),
+    ({**SOLAR, "temperature": [900.0, 1000.0], "gravity": [4.0, 4.5, 5.0]}, "do not broadcast"),
 ])
 def test_bad_parameters(params, message):
-    with pytest.raises(AtmoscopeError, match=message):
+    with pytest.raises(ConfigError, match=message):
         synthetic_spectra(params)
+
+
+def test_bad_wavelengths_and_nodes():
+    with pytest.raises(ConfigError, match="wavelengths must be positive and finite"):
+        synthetic_spectra(SOLAR, ["a", "b"])
+    with pytest.raises(ConfigError, match="wavelengths must be positive and finite"):
+        synthetic_spectra(SOLAR, [1.0, -1.0])
+    with pytest.raises(ConfigError, match=r"no nodes given for \['metallicity'\]"):
+        synthetic_grid({k: v for k, v in TELESCOPEML_NODES.items() if k != "metallicity"})
+    with pytest.raises(ConfigError, match="nodes must be numbers"):
+        synthetic_grid({**TELESCOPEML_NODES, "gravity": ["low"]})

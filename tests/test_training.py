@@ -15,11 +15,11 @@ from atmoscope.cli import main
 from atmoscope.data import write_grid
 from atmoscope.data.preprocessing import Preprocessor
 from atmoscope.data.splits import node_split, parse_holdout, random_split
-from atmoscope.errors import AtmoscopeError
+from atmoscope.errors import BundleError, ConfigError
 from atmoscope.synthetic import synthetic_grid
-from atmoscope.training import (MODELS, ModelBundle, TrainConfig, Trainer, build_model,
-                                count_parameters, load_model)
-from atmoscope.training.workflow import train_bundle
+from atmoscope.models import MODELS, ModelBundle, build_model, count_parameters, load_model
+from atmoscope.training import TrainConfig, Trainer
+from atmoscope.workflows import train_bundle
 
 SMALL_NODES = {"gravity": [4.0, 4.5, 5.0, 5.5], "temperature": list(range(600, 1401, 100)),
                "c_o_ratio": [0.5, 1.0, 2.0], "metallicity": [-0.5, 0.0, 0.5]}
@@ -48,9 +48,9 @@ def test_models_take_any_size(name, n_wl, n_targets):
 
 
 def test_unknown_model_and_options():
-    with pytest.raises(AtmoscopeError, match="unknown model 'nope'; available: default"):
+    with pytest.raises(ConfigError, match="unknown model 'nope'; available: default"):
         build_model("nope", 104, 2, 4)
-    with pytest.raises(AtmoscopeError, match="bad options for model 'rescnn'"):
+    with pytest.raises(ConfigError, match="bad options for model 'rescnn'"):
         build_model("rescnn", 104, 2, 4, colour="blue")
 
 
@@ -78,13 +78,13 @@ def test_node_split_holds_out_whole_nodes(small):
 
 
 def test_node_split_errors(small):
-    with pytest.raises(AtmoscopeError, match=r"hold-out value\(s\) \[750.0\] are not grid nodes"):
+    with pytest.raises(ConfigError, match=r"hold-out value\(s\) \[750.0\] are not grid nodes"):
         node_split(small, {"temperature": [750]})
-    with pytest.raises(AtmoscopeError, match="not a parameter"):
+    with pytest.raises(ConfigError, match="not a parameter"):
         node_split(small, {"fsed": "every3"})
     assert parse_holdout("temperature=700,900;gravity=every2") == {
         "temperature": [700.0, 900.0], "gravity": "every2"}
-    with pytest.raises(AtmoscopeError, match="not NAME=VALUES"):
+    with pytest.raises(ConfigError, match="not NAME=VALUES"):
         parse_holdout("temperature")
 
 
@@ -109,12 +109,12 @@ def test_preprocessing_round_trip(small, mode):
 
 def test_preprocessing_errors(small):
     pre = Preprocessor(small.targets)
-    with pytest.raises(AtmoscopeError, match="not fitted"):
+    with pytest.raises(ConfigError, match="not fitted"):
         pre.transform_spectra(small.flux)
     pre.fit(small.flux, small.target_values)
-    with pytest.raises(AtmoscopeError, match="spectra have 50 wavelengths, the model expects 104"):
+    with pytest.raises(ConfigError, match="spectra have 50 wavelengths, the model expects 104"):
         pre.transform_spectra(small.flux[:, :50])
-    with pytest.raises(AtmoscopeError, match="unknown spectrum mode"):
+    with pytest.raises(ConfigError, match="unknown spectrum mode"):
         Preprocessor(small.targets, spectrum_mode="magic")
 
 
@@ -142,6 +142,28 @@ def test_early_stopping_watches_validation(small):
     assert len(t.history_["epoch"]) == t.best_epoch_ + 4
 
 
+def test_budget_is_kept_within_one_step(small, monkeypatch):
+    """The budget is checked after every optimiser step, not only between epochs: with a
+    clock that advances one second per reading, a 5-s budget ends the first epoch early."""
+    import itertools
+
+    from atmoscope.training import trainer as trainer_module
+
+    clock = itertools.count()
+
+    class FakeTime:
+        @staticmethod
+        def perf_counter():
+            return float(next(clock))
+
+    monkeypatch.setattr(trainer_module, "time", FakeTime)
+    t = _fit(small, epochs=50, budget=5.0, batch_size=8).fit(small, node_split(small))
+    assert t.stopped_because_ == "time budget of 5 s"
+    assert len(t.history_["epoch"]) == 1  # a full epoch is ~30 steps, ~60 clock readings
+    assert 5 <= t.train_seconds_ <= 9  # budget + the last step and the validation
+    assert set(t.timings_) == {"setup", "steps", "validation", "checkpoints"}
+
+
 def test_resume_after_interruption_equals_uninterrupted_run(small, tmp_path, monkeypatch):
     split = node_split(small, seed=2)
     full = _fit(small).fit(small, split)
@@ -162,7 +184,7 @@ def test_resume_after_interruption_equals_uninterrupted_run(small, tmp_path, mon
     resumed = _fit(small, tmp_path).fit(small, split, resume=True)
     assert resumed.history_["epoch"] == list(range(6))
     assert resumed.history_["val_loss"] == full.history_["val_loss"]
-    with pytest.raises(AtmoscopeError, match="checkpoint is for another configuration"):
+    with pytest.raises(ConfigError, match="checkpoint is for another configuration"):
         _fit(small, tmp_path, lr=1e-2).fit(small, split, resume=True)
 
 
@@ -188,20 +210,20 @@ def test_bundle_round_trip(small, tmp_path):
 def test_bad_bundles(small, tmp_path):
     train_bundle(small, node_split(small), TrainConfig(model="resmlp", epochs=1),
                  tmp_path / "b", progress=False)
-    with pytest.raises(AtmoscopeError, match="not a model bundle"):
+    with pytest.raises(BundleError, match="not a model bundle"):
         load_model(tmp_path / "nothing")
     (tmp_path / "b" / "weights.pt").write_bytes(b"\x00garbage")
-    with pytest.raises(AtmoscopeError, match="weights do not load"):
+    with pytest.raises(BundleError, match="weights do not load"):
         load_model(tmp_path / "b")
     torch.save(build_model("resmlp", 50, 2, 4).state_dict(), tmp_path / "b" / "weights.pt")
-    with pytest.raises(AtmoscopeError, match="weights do not load"):
+    with pytest.raises(BundleError, match="weights do not load"):
         load_model(tmp_path / "b")
     meta = json.loads((tmp_path / "b" / "bundle.json").read_text())
     (tmp_path / "b" / "bundle.json").write_text(json.dumps({**meta, "format_version": 99}))
-    with pytest.raises(AtmoscopeError, match="newer than this atmoscope"):
+    with pytest.raises(BundleError, match="newer than this atmoscope"):
         load_model(tmp_path / "b")
     (tmp_path / "b" / "bundle.json").write_text("{not json")
-    with pytest.raises(AtmoscopeError, match="corrupt bundle metadata"):
+    with pytest.raises(BundleError, match="corrupt bundle metadata"):
         load_model(tmp_path / "b")
 
 
@@ -217,6 +239,10 @@ def test_cli_train_and_evaluate(small_file, tmp_path, capsys):
                  "--out", str(out), "--epochs", "4", "--seed", "3"]) == 0
     printed = capsys.readouterr().out
     assert "trained resmlp for 4 epochs" in printed and "Teff [K]" in printed
+    # where the time went: the final evaluation is reported, not counted as training
+    assert "time: setup" in printed and "evaluation" in printed
+    assert set(load_model(out).training["timings"]) == {"setup", "steps", "validation",
+                                                        "checkpoints", "evaluation"}
     assert main(["evaluate", str(out), "--grid", str(small_file), "--json",
                  "--plots", str(tmp_path / "fig")]) == 0
     report = json.loads(capsys.readouterr().out)
@@ -283,12 +309,12 @@ def test_killed_training_resumes_losing_at_most_one_epoch(small_file, tmp_path):
 
 
 def test_cli_trains_an_ensemble_into_a_new_folder(small_file, tmp_path, capsys):
-    from atmoscope.prediction import load_ensemble
+    from atmoscope.models import load_estimator
 
     out = tmp_path / "new" / "ensemble"
     assert main(["train", "--grid", str(small_file), "--model", "resmlp", "--out", str(out),
                  "--epochs", "2", "--ensemble", "2", "--scale-free"]) == 0
-    members = load_ensemble(out)
+    members = load_estimator(out).members
     assert len(members) == 2
     assert [m.training["seed"] for m in members] == [42, 43]
     assert all(m.preprocessor.extra_features == "none" for m in members)

@@ -4,14 +4,17 @@ Machine-learning models trained on grids of model-atmosphere spectra, a
 re-implementation and extension of TelescopeML (Gharib-Nezhad et al. 2024,
 JOSS). The subpackages follow the workflow:
 
-* :mod:`atmoscope.data` — training grids: reading, validation, splits, preprocessing;
+* :mod:`atmoscope.data` — training grids: reading, validation, splits, preprocessing, noise;
 * :mod:`atmoscope.synthetic` — the embedded analytic default grid;
-* :mod:`atmoscope.training` — architectures, trainer, model bundles;
-* :mod:`atmoscope.evaluation` — regression reports and baselines;
 * :mod:`atmoscope.observed` — reading, cleaning, converting and resampling observed spectra;
+* :mod:`atmoscope.statistics` — grid interpolation, χ² and fit quality, reference sampler;
+* :mod:`atmoscope.models` — architectures, their registry, model bundles and ensembles
+  (one estimator interface: ``predict`` and ``sample``);
+* :mod:`atmoscope.evaluation` — regression reports, calibration and baselines;
+* :mod:`atmoscope.training` — the trainer and training-data augmentation;
 * :mod:`atmoscope.prediction` — parameters with uncertainties, catalogs, sensitivity;
-* :mod:`atmoscope.statistics` — grid interpolation, χ² and fit quality;
-* :mod:`atmoscope.reporting`, :mod:`atmoscope.plots` — figures and HTML reports;
+* :mod:`atmoscope.reporting` — figures and HTML reports;
+* :mod:`atmoscope.workflows` — train → evaluate → bundle, the demo;
 * :mod:`atmoscope.fetch` — reference data; and the ``atmoscope`` command line.
 
 Names that need PyTorch (``load_model``, ``Predictor``) are imported on first use,
@@ -38,7 +41,7 @@ __all__ = [
 ]
 
 _LAZY = {
-    "load_model": "atmoscope.training.bundle",
+    "load_model": "atmoscope.models.bundle",
     "Predictor": "atmoscope.prediction.predictor",
     "read_spectrum": "atmoscope.observed.readers",
 }

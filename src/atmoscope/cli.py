@@ -180,18 +180,6 @@ def _parse_snr_range(value: str | None):
     return (low, high)
 
 
-def _noise_profile_from(path: Path, g) -> tuple[float, ...]:
-    """The relative-error shape of an observed spectrum, on the grid's wavelengths."""
-    from atmoscope.data.augment import noise_profile
-    from atmoscope.observed import clean_spectrum, read_spectrum, resample
-
-    spectrum = read_spectrum(path)
-    if spectrum.error is None:
-        raise AtmoscopeError(f"{path}: no flux errors to take a noise profile from")
-    on_grid = resample(clean_spectrum(spectrum)[0], g.wavelength_quantity, allow_partial=True)
-    return tuple(noise_profile(on_grid.flux.value, on_grid.error.value).tolist())
-
-
 @cli.command("train")
 @click.option("--grid", "grid_path", required=True, type=click.Path(path_type=Path),
               help="Training grid (.csv, .csv.bz2, .parquet, ...).")
@@ -200,7 +188,8 @@ def _noise_profile_from(path: Path, g) -> tuple[float, ...]:
               "(normalizing-flow posterior) or gaussian (Gaussian posterior; with "
               "--ensemble N a deep ensemble).")
 @click.option("--split", "split_kind", type=click.Choice(["random", "nodes"]), default="nodes",
-              show_default=True, help="random: TelescopeML's row split; nodes: hold out grid nodes.")
+              show_default=True,
+              help="random: TelescopeML's row split; nodes: hold out grid nodes.")
 @click.option("--holdout", default=None, help="With --split nodes: e.g. 'temperature=every3' "
               "(default) or 'temperature=700,900;gravity=every3'.")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
@@ -235,38 +224,36 @@ def _noise_profile_from(path: Path, g) -> tuple[float, ...]:
               help="Train N members with seeds seed, seed+1, ... into OUT/member-i.")
 @_grid_options
 def train_cmd(grid_path, model, split_kind, holdout, out, epochs, budget, batch_size, lr,
-              noise_snr, noise_profile, offnode, offnode_source, seed, resume, as_json, drop_duplicates, scale_free, ensemble, targets,
-              wavelength_unit, flux_unit) -> None:
+              noise_snr, noise_profile, offnode, offnode_source, seed, resume, as_json,
+              drop_duplicates, scale_free, ensemble, targets, wavelength_unit, flux_unit) -> None:
     """Train a model on a grid and write a bundle (weights, preprocessing, provenance)."""
     from atmoscope.data.splits import make_split
     from atmoscope.evaluation.report import format_report
     from atmoscope.training.trainer import TrainConfig
-    from atmoscope.training.workflow import train_bundle
+    from atmoscope.workflows import noise_profile_from_spectrum, train_ensemble, training_summary
 
     g = _load_grid(grid_path, targets, wavelength_unit, flux_unit, drop_duplicates)
     split = make_split(g, split_kind, seed=seed, holdout=holdout)
     n_train, n_val, n_test = split.sizes()
     click.echo(f"{g}: {split_kind} split {n_train} train / {n_val} validation / {n_test} test",
                err=as_json)
-    profile = None if noise_profile is None else _noise_profile_from(noise_profile, g)
-    for member in range(ensemble):
-        config = TrainConfig(model=model, epochs=epochs, budget=budget, batch_size=batch_size,
-                             lr=lr, noise_snr=_parse_snr_range(noise_snr), seed=seed + member,
-                             extra_features="none" if scale_free else None,
-                             noise_profile=profile, offnode=offnode,
-                             offnode_source=offnode_source)
-        target = out if ensemble == 1 else out / f"member-{member}"
-        bundle, report = train_bundle(g, split, config, target, resume=resume)
-        t = bundle.training
+    config = TrainConfig(model=model, epochs=epochs, budget=budget, batch_size=batch_size,
+                         lr=lr, noise_snr=_parse_snr_range(noise_snr), seed=seed,
+                         extra_features="none" if scale_free else None,
+                         noise_profile=None if noise_profile is None else
+                         noise_profile_from_spectrum(noise_profile, g),
+                         offnode=offnode, offnode_source=offnode_source)
+
+    def show(path, bundle, report) -> None:
         if as_json:
             click.echo(json.dumps({k: v for k, v in report.items() if k != "predictions"},
                                   indent=2))
-            continue
-        click.echo(f"trained {t['model']} for {t['epochs_run']} epochs in "
-                   f"{t['train_seconds']:.0f} s (best epoch {t['best_epoch'] + 1}; stopped: "
-                   f"{t['stopped_because']})")
+            return
+        click.echo(training_summary(bundle))
         click.echo(format_report(report))
-        click.echo(f"bundle: {target}")
+        click.echo(f"bundle: {path}")
+
+    train_ensemble(g, split, config, out, ensemble, resume=resume, on_member=show)
 
 
 @cli.command("evaluate")
@@ -281,17 +268,17 @@ def train_cmd(grid_path, model, split_kind, holdout, out, epochs, budget, batch_
 def evaluate_cmd(bundle_path, grid_path, as_json, plots, drop_duplicates, targets,
                  wavelength_unit, flux_unit) -> None:
     """Regression report of a bundle on a grid (its test split if it is the training grid)."""
-    from atmoscope.evaluation.report import format_report
-    from atmoscope.training.bundle import load_model
-    from atmoscope.training.workflow import evaluate_bundle, write_figures
+    from atmoscope.evaluation.report import evaluate_on_grid, format_report
+    from atmoscope.models import load_estimator
+    from atmoscope.workflows import write_figures
 
-    bundle = load_model(bundle_path)
+    estimator = load_estimator(bundle_path)
     g = _load_grid(grid_path, targets, wavelength_unit, flux_unit, drop_duplicates)
-    report, rows = evaluate_bundle(bundle, g)
+    report, rows = evaluate_on_grid(estimator, g)
     if plots is not None:
-        truth = g.with_targets(bundle.targets).target_values[rows]
-        for path in write_figures(plots, bundle.targets, truth, report["predictions"],
-                                  bundle.history):
+        truth = g.with_targets(estimator.targets).target_values[rows]
+        for path in write_figures(plots, estimator.targets, truth, report["predictions"],
+                                  estimator.history if len(estimator) == 1 else None):
             click.echo(f"figure: {path}", err=as_json)
     if as_json:
         click.echo(json.dumps({k: v for k, v in report.items() if k != "predictions"}, indent=2))
@@ -306,8 +293,8 @@ def evaluate_cmd(bundle_path, grid_path, as_json, plots, drop_duplicates, target
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--n-spectra", type=click.IntRange(10), default=500, show_default=True)
 @click.option("--draws", type=click.IntRange(2), default=100, show_default=True,
-              help="Monte-Carlo draws per spectrum and model; for posterior models also "
-              "the posterior samples per spectrum (shared among ensemble members).")
+              help="Samples per spectrum and model (Monte-Carlo draws of a point model, "
+              "posterior samples of a posterior); an ensemble of N pools N × this.")
 @click.option("--snr", default="5,100", show_default=True, help="S/N range LOW,HIGH.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -319,46 +306,30 @@ def calibrate_cmd(bundle_path, grid_path, as_json, n_spectra, draws, snr, seed, 
                   drop_duplicates, targets, wavelength_unit, flux_unit) -> None:
     """Coverage of a model's uncertainties on noisy held-out spectra.
 
-    BUNDLE is a bundle or a folder of bundles (an ensemble). A posterior model is scored
-    on its posterior samples and, for comparison, on Monte-Carlo draws over the errors
-    of its point estimate (key "monte_carlo"); a point model on the Monte-Carlo draws."""
+    BUNDLE is a bundle or a folder of bundles (an ensemble). The samples are drawn exactly
+    as `predict` draws them. A posterior model is also scored on Monte-Carlo draws over
+    the errors of its point estimate (key "monte_carlo")."""
     import numpy as np
 
-    from atmoscope.evaluation.calibration import (coverage_report, held_out_observations,
-                                                  monte_carlo_sampler)
-    from atmoscope.prediction import load_ensemble, sample_ensemble
-    from atmoscope.training.workflow import scoring_rows
+    from atmoscope.evaluation.calibration import calibrate_estimator
+    from atmoscope.evaluation.report import check_grid_matches, scoring_rows
+    from atmoscope.models import load_estimator
 
-    members = load_ensemble(bundle_path)
+    estimator = load_estimator(bundle_path)
     low_high = _parse_snr_range(snr)
     if not low_high:
         raise click.BadParameter(f"expected LOW,HIGH, got {snr!r}", param_hint="--snr")
-    first = members[0]
     g = _load_grid(grid_path, targets, wavelength_unit, flux_unit, drop_duplicates)
-    g = g.with_targets(first.targets)
-    rows, which = scoring_rows(first, g)
-    obs = held_out_observations(g, rows, n_spectra=n_spectra, snr_range=low_high, seed=seed,
-                                profile=first.noise_profile)
-    mc = monte_carlo_sampler(
-        lambda flux, error=None: np.concatenate([m.predict(flux, error) for m in members]),
-        draws, len(members), seed=seed, with_errors=first.needs_errors)
-    names = list(g.targets)
-    if first.is_posterior:
-        posterior = sample_ensemble(members, obs["observed"], obs["error"], draws, seed)
-        report = coverage_report(posterior, obs["truth"], names)
-        method = (f"posterior samples ({len(members)} model(s) × "
-                  f"{posterior.shape[1] // len(members)})")
-        comparison = coverage_report(mc(obs["observed"], obs["error"]), obs["truth"], names)
-        report["monte_carlo"] = {k: comparison[k] for k in ("coverage", "joint", "parameters")}
-    else:
-        report = coverage_report(mc(obs["observed"], obs["error"]), obs["truth"], names)
-        method = f"Monte-Carlo draws ({len(members)} model(s) × {draws})"
-    report.update(snr_range=list(low_high), method=method)
+    check_grid_matches(estimator, g)
+    g = g.with_targets(estimator.targets)
+    rows, which = scoring_rows(estimator, g)
+    report = calibrate_estimator(estimator, g, rows, n_spectra=n_spectra,
+                                 n_samples=draws * len(estimator), snr_range=low_high, seed=seed)
     if plot_path is not None:
-        from atmoscope.evaluation.report import TARGET_LABELS
-        from atmoscope.plots import plot_calibration
+        from atmoscope.data.targets import target_labels
+        from atmoscope.reporting import plot_calibration
 
-        labels = [TARGET_LABELS.get(t, (t, ""))[0] for t in first.targets]
+        labels = target_labels(estimator.targets)[0]
         click.echo(f"figure: {plot_calibration(report, labels, plot_path)}", err=as_json)
     result = {k: v for k, v in report.items() if not isinstance(v, np.ndarray)}
     result["rows"] = which
@@ -366,7 +337,7 @@ def calibrate_cmd(bundle_path, grid_path, as_json, n_spectra, draws, snr, seed, 
         click.echo(json.dumps(result, indent=2))
         return
     click.echo(f"{report['n_spectra']} spectra ({which}), S/N {low_high[0]:g}–{low_high[1]:g}, "
-               f"{method}")
+               f"{report['method']}")
     mc_head = f"{'MC-only 68 %':>14}{'MC-only 95 %':>14}" if "monte_carlo" in report else ""
     click.echo(f"{'parameter':<14}{'68 % covers':>12}{'95 % covers':>12}{mc_head}")
     for name, c in report["parameters"].items():
@@ -380,10 +351,12 @@ def calibrate_cmd(bundle_path, grid_path, as_json, n_spectra, draws, snr, seed, 
 # --- predict / report -------------------------------------------------------------------
 def _prediction_options(func):
     options = [
-        click.option("--draws", type=click.IntRange(0), default=100, show_default=True,
-                     help="Monte-Carlo draws over the flux errors per model (point models)."),
         click.option("--samples", type=click.IntRange(2), default=1000, show_default=True,
-                     help="Posterior samples in all (posterior models; shared by members)."),
+                     help="Samples per spectrum in all, shared by the members of an ensemble: "
+                     "Monte-Carlo draws over the flux errors (point models) or posterior "
+                     "samples (posterior models)."),
+        click.option("--draws", type=click.IntRange(1), default=None,
+                     help="Samples per model instead (--samples = draws × models)."),
         click.option("--seed", type=int, default=0, show_default=True),
         click.option("--distance", type=click.FloatRange(min=0, min_open=True), default=None,
                      help="Distance in pc (with --radius: scale to surface flux)."),
@@ -411,16 +384,22 @@ def _column(value: str | None):
     return int(value) if value is not None and value.isdigit() else value
 
 
-def _make_predictor(bundle_path, draws, samples, seed, distance, radius, grid_path, grid_flux,
+def _read_options(wave_col, flux_col, err_col, wave_unit, spec_flux_unit) -> dict:
+    return {"wave_col": _column(wave_col), "flux_col": _column(flux_col),
+            "err_col": _column(err_col), "wave_unit": wave_unit, "flux_unit": spec_flux_unit}
+
+
+def _make_predictor(bundle_path, samples, draws, seed, distance, radius, grid_path, grid_flux,
                     allow_partial):
-    from atmoscope.prediction import Predictor, load_ensemble
+    from atmoscope.models import load_estimator
+    from atmoscope.prediction import Predictor
 
     if (distance is None) != (radius is None):
         raise click.UsageError("--distance and --radius go together")
-    return Predictor(load_ensemble(bundle_path), grid=grid_path, n_draws=draws,
-                     n_samples=samples, seed=seed,
-                     distance_pc=distance, radius_rjup=radius, allow_partial=allow_partial,
-                     grid_flux_kind=grid_flux)
+    estimator = load_estimator(bundle_path)
+    n = samples if draws is None else draws * len(estimator)
+    return Predictor(estimator, grid=grid_path, n_samples=n, seed=seed, distance_pc=distance,
+                     radius_rjup=radius, allow_partial=allow_partial, grid_flux_kind=grid_flux)
 
 
 @cli.command("predict")
@@ -432,68 +411,38 @@ def _make_predictor(bundle_path, draws, samples, seed, distance, radius, grid_pa
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="One spectrum: also write a self-contained HTML report.")
 @_prediction_options
-def predict_cmd(bundle_path, spectra, out, as_json, report_path, draws, samples, seed, distance,
-                radius,
-                grid_path, grid_flux, allow_partial, wave_col, flux_col, err_col, wave_unit,
-                spec_flux_unit) -> None:
+def predict_cmd(bundle_path, spectra, out, as_json, report_path, samples, draws, seed, distance,
+                radius, grid_path, grid_flux, allow_partial, wave_col, flux_col, err_col,
+                wave_unit, spec_flux_unit) -> None:
     """Predict parameters, with uncertainties, of observed spectra (CSV, text, FITS).
 
     BUNDLE is a model bundle or a folder of bundles (an ensemble)."""
-    from atmoscope.prediction import predict_catalog, spectrum_files
+    from atmoscope.prediction import predict_catalog, spectrum_files, write_catalog
+    from atmoscope.workflows import format_prediction
 
-    predictor = _make_predictor(bundle_path, draws, samples, seed, distance, radius, grid_path,
+    predictor = _make_predictor(bundle_path, samples, draws, seed, distance, radius, grid_path,
                                 grid_flux, allow_partial)
-    read = {"wave_col": _column(wave_col), "flux_col": _column(flux_col),
-            "err_col": _column(err_col), "wave_unit": wave_unit, "flux_unit": spec_flux_unit}
+    read = _read_options(wave_col, flux_col, err_col, wave_unit, spec_flux_unit)
     files = spectrum_files(spectra)
     if len(files) == 1 and out is None:
         prediction = predictor.predict(files[0], **read)
         if report_path is not None:
-            from atmoscope.prediction.report import write_prediction_report
+            from atmoscope.reporting import write_prediction_report
 
             path = write_prediction_report(prediction, predictor, report_path)
             click.echo(f"report: {path}", err=True)
-        if as_json:
-            click.echo(json.dumps(prediction.to_dict(), indent=2))
-            return
-        _echo_prediction(prediction)
+        click.echo(json.dumps(prediction.to_dict(), indent=2) if as_json
+                   else format_prediction(prediction))
         return
     if as_json or report_path is not None:
         raise click.UsageError("--json and --report take one spectrum; use --out for many")
     table = predict_catalog(predictor, files, **read)
-    if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        if out.suffix == ".parquet":
-            table.to_parquet(out, index=False)
-        else:
-            table.to_csv(out, index=False)
-        click.echo(f"wrote {out}: {int((table.status == 'ok').sum())} of {len(table)} spectra "
-                   "predicted")
-    else:
+    if out is None:
         click.echo(table.to_string(index=False))
-
-
-def _echo_prediction(prediction) -> None:
-    from atmoscope.evaluation.report import TARGET_LABELS
-
-    kind = "posterior samples" if prediction.posterior else "Monte-Carlo draws"
-    click.echo(f"{prediction.source}: {prediction.n_models} model(s) × "
-               f"{prediction.n_draws} {kind}")
-    click.echo(f"{'parameter':<14}{'mean':>10}{'std':>9}{'2.5%':>10}{'16%':>10}{'50%':>10}"
-               f"{'84%':>10}{'97.5%':>10}")
-    for name, s in prediction.summary().items():
-        label, unit = TARGET_LABELS.get(name, (name, ""))
-        label = f"{label} [{unit}]" if unit else label
-        click.echo(f"{label:<14}{s['mean']:>10.4g}{s['std']:>9.3g}" + "".join(
-            f"{s[k]:>10.4g}" for k in ("p2_5", "p16", "p50", "p84", "p97_5")))
-    if prediction.fit is not None:
-        f = prediction.fit
-        click.echo(f"χ² = {f.chi2:.1f} for {f.dof} degrees of freedom (reduced {f.reduced_chi2:.2f}, "
-                   f"p = {f.p_value:.2g}); flux scale {prediction.scale:.4g}")
-    if prediction.implied_radius_rjup is not None:
-        click.echo(f"implied radius: {prediction.implied_radius_rjup:.3f} R_Jup")
-    for flag in prediction.flags:
-        click.echo(f"note: {flag}")
+        return
+    write_catalog(table, out)
+    click.echo(f"wrote {out}: {int((table.status == 'ok').sum())} of {len(table)} spectra "
+               "predicted")
 
 
 @cli.command("report")
@@ -502,18 +451,18 @@ def _echo_prediction(prediction) -> None:
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="HTML file to write (self-contained).")
 @_prediction_options
-def report_cmd(bundle_path, spectrum, out, draws, samples, seed, distance, radius, grid_path,
-               grid_flux,
-               allow_partial, wave_col, flux_col, err_col, wave_unit, spec_flux_unit) -> None:
+def report_cmd(bundle_path, spectrum, out, samples, draws, seed, distance, radius, grid_path,
+               grid_flux, allow_partial, wave_col, flux_col, err_col, wave_unit,
+               spec_flux_unit) -> None:
     """Predict one spectrum and write a self-contained HTML report."""
-    from atmoscope.prediction.report import write_prediction_report
+    from atmoscope.reporting import write_prediction_report
+    from atmoscope.workflows import format_prediction
 
-    predictor = _make_predictor(bundle_path, draws, samples, seed, distance, radius, grid_path,
+    predictor = _make_predictor(bundle_path, samples, draws, seed, distance, radius, grid_path,
                                 grid_flux, allow_partial)
-    prediction = predictor.predict(spectrum, wave_col=_column(wave_col),
-                                   flux_col=_column(flux_col), err_col=_column(err_col),
-                                   wave_unit=wave_unit, flux_unit=spec_flux_unit)
-    _echo_prediction(prediction)
+    prediction = predictor.predict(spectrum, **_read_options(wave_col, flux_col, err_col,
+                                                             wave_unit, spec_flux_unit))
+    click.echo(format_prediction(prediction))
     click.echo(f"report: {write_prediction_report(prediction, predictor, out)}")
 
 
@@ -527,72 +476,9 @@ def demo(out: Path, budget: float) -> None:
     """The main job on the embedded default grid: generate it, train the default model on a
     leave-nodes-out split, print the regression report, then predict a mock observed
     spectrum with uncertainties and write its HTML report."""
-    from atmoscope.data import read_grid, write_grid
-    from atmoscope.data.splits import node_split
-    from atmoscope.evaluation.report import format_report
-    from atmoscope.plots import plot_grid_spectra
-    from atmoscope.synthetic import F_NU_UNIT, synthetic_grid
-    from atmoscope.training.trainer import TrainConfig
-    from atmoscope.training.workflow import train_bundle
+    from atmoscope.workflows import run_demo
 
-    out.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
-    generated = synthetic_grid()
-    elapsed = time.perf_counter() - start
-    path = write_grid(generated, out / "synthetic_grid.csv")
-    g = read_grid(path, flux_unit=F_NU_UNIT)  # read back: the file is what users get
-    click.echo(f"embedded grid: {g.n_spectra} spectra × {g.n_wavelengths} wavelengths "
-               f"generated in {elapsed:.2f} s, written to {path}")
-    click.echo("(an analytic stand-in for demos and tests, not a physical model)")
-    for name, values in g.unique_values().items():
-        click.echo(f"  {name:<12} {values.size:>3} nodes, {values.min():g} … {values.max():g}")
-    click.echo(f"  duplicate spectra: {g.n_duplicate_spectra}")
-    click.echo(f"  content hash: {g.content_hash}")
-    click.echo(f"figure: {plot_grid_spectra(g, color_by='temperature', path=out / 'grid_spectra.png')}")
-
-    split = node_split(g)
-    held = split.description["holdout"]["temperature"]
-    click.echo(f"\ntraining the default model for {budget:g} s; test = every spectrum at the "
-               f"{len(held)} held-out Teff nodes ({', '.join(f'{t:g}' for t in held)} K): "
-               f"{len(split.test)} spectra never seen in training")
-    bundle, report = train_bundle(g, split, TrainConfig(budget=budget), out / "model")
-    t = bundle.training
-    click.echo(f"trained for {t['epochs_run']} epochs in {t['train_seconds']:.0f} s "
-               f"(stopped: {t['stopped_because']})")
-    click.echo(format_report(report))
-    click.echo(f"model bundle: {out / 'model'} (figures in {out / 'model' / 'figures'})")
-
-    # "predict my spectrum": a mock observation between the grid nodes, at Earth
-    from atmoscope.prediction import Predictor
-    from atmoscope.prediction.report import write_prediction_report
-
-    truth = {"gravity": 4.6, "temperature": 830.0, "c_o_ratio": 1.2, "metallicity": 0.15}
-    observed = _mock_observation(truth, out / "mock_T_dwarf.ecsv")
-    click.echo(f"\nmock observation {observed} (S/N 30, R ≈ 300, d = 10 pc, R = 1 R_Jup); "
-               f"truth: " + ", ".join(f"{k} {v:g}" for k, v in truth.items()))
-    predictor = Predictor(bundle, grid=g, n_draws=100, distance_pc=10.0, radius_rjup=1.0)
-    prediction = predictor.predict(observed)
-    _echo_prediction(prediction)
-    click.echo(f"report: {write_prediction_report(prediction, predictor, out / 'report.html')}")
-
-
-def _mock_observation(params: dict, path: Path) -> Path:
-    """A noisy analytic spectrum at Earth (d = 10 pc, R = 1 R_Jup), written as ECSV."""
-    import astropy.units as u
-    import numpy as np
-    from astropy.table import Table
-
-    from atmoscope.synthetic import synthetic_spectra
-
-    wavelength = np.geomspace(0.85, 2.56, 400)
-    dilution = float(((1 * u.R_jup) / (10 * u.pc)).decompose() ** 2)
-    flux = synthetic_spectra(params, wavelength)[0] * dilution
-    error = flux / 30.0 + 0.01 * flux.max() / 30.0  # S/N 30 per pixel plus a noise floor
-    noisy = flux + np.random.default_rng(1).standard_normal(flux.size) * error
-    unit = u.erg / u.s / u.cm**2 / u.Hz
-    Table({"wavelength": wavelength * u.um, "flux": noisy * unit, "error": error * unit}
-          ).write(path, format="ascii.ecsv", overwrite=True)
-    return path
+    click.echo(f"report: {run_demo(out, budget, echo=click.echo)}")
 
 
 # --- entry point -----------------------------------------------------------------------

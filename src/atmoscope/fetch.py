@@ -106,6 +106,13 @@ def _open(url: str, timeout: float):
         raise FetchError(f"{url}: cannot connect ({reason})") from None
 
 
+def _content_length(response) -> int | None:
+    try:
+        return int(response.headers.get("Content-Length") or 0) or None
+    except ValueError:  # a malformed header: check nothing rather than fail
+        return None
+
+
 def _download(
     url: str,
     dest: Path,
@@ -123,7 +130,7 @@ def _download(
     sha, mdh = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
     try:
         with _open(url, timeout) as response, tmp.open("wb") as out:
-            total = int(response.headers.get("Content-Length") or 0) or None
+            total = _content_length(response)
             with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name,
                       disable=not progress, leave=False) as bar:
                 while True:
@@ -200,25 +207,71 @@ def fetch_url(
 
 
 def _extract(archive: Path) -> Path | None:
-    """Unpack a zip or tar archive beside itself (into ``<name>.d``); None if not one."""
+    """Unpack a zip or tar archive beside itself (into ``<name>.d``); None if not one.
+
+    It is unpacked into a staging folder renamed at the end, so a corrupt
+    archive leaves nothing behind.
+    """
     target = archive.with_name(archive.name + ".d")
-    if zipfile.is_zipfile(archive):
-        with zipfile.ZipFile(archive) as zf:
-            for member in zf.namelist():
-                resolved = (target / member).resolve()
-                if not resolved.is_relative_to(target.resolve()):
-                    raise FetchError(f"{archive}: unsafe path {member!r} in archive")
-            staging = archive.with_name(f".{archive.name}.{os.getpid()}.extract")
-            zf.extractall(staging)
-    elif tarfile.is_tarfile(archive):
-        staging = archive.with_name(f".{archive.name}.{os.getpid()}.extract")
-        with tarfile.open(archive) as tf:
-            tf.extractall(staging, filter="data")  # rejects absolute and '..' paths
-    else:
-        return None
-    shutil.rmtree(target, ignore_errors=True)
-    staging.replace(target)
+    staging = archive.with_name(f".{archive.name}.{os.getpid()}.extract")
+    try:
+        if zipfile.is_zipfile(archive):
+            with zipfile.ZipFile(archive) as zf:
+                for member in zf.namelist():
+                    resolved = (target / member).resolve()
+                    if not resolved.is_relative_to(target.resolve()):
+                        raise FetchError(f"{archive}: unsafe path {member!r} in archive")
+                zf.extractall(staging)
+        elif tarfile.is_tarfile(archive):
+            with tarfile.open(archive) as tf:
+                tf.extractall(staging, filter="data")  # rejects absolute and '..' paths
+        else:
+            return None
+        shutil.rmtree(target, ignore_errors=True)
+        staging.replace(target)
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError) as exc:
+        raise FetchError(f"{archive}: corrupt archive ({exc})") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # gone already after a success
     return target
+
+
+def _record_listing(folder: Path, record: str, api: str | None, force: bool,
+                    timeout: float):
+    """The record's description: cached in ``record.json``, else fetched and cached."""
+    listing = folder / "record.json"
+    if not force and listing.is_file():
+        try:
+            return json.loads(listing.read_text())
+        except (ValueError, OSError) as exc:
+            raise FetchError(
+                f"{listing}: corrupt cached record description ({exc}); fetch again with force"
+            ) from None
+    base = (api or os.environ.get("ATMOSCOPE_ZENODO_API") or ZENODO_API).rstrip("/")
+    url = f"{base}/records/{record}"
+    with _open(url, timeout) as response:
+        try:
+            meta = json.loads(response.read())
+        except (ValueError, OSError) as exc:
+            raise FetchError(f"{url}: not a Zenodo record description ({exc})") from None
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = listing.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(meta))
+    tmp.replace(listing)
+    return meta
+
+
+def _record_files(record: str, meta) -> dict[str, dict]:
+    """File name → ``{"url", "checksum"}`` from a Zenodo record description."""
+    try:
+        return {
+            f["key"]: {"url": f["links"]["self"], "checksum": f.get("checksum", "")}
+            for f in meta.get("files", [])
+        }
+    except KeyError as exc:
+        raise FetchError(f"Zenodo record {record}: a file entry lacks {exc}") from None
+    except (AttributeError, TypeError):
+        raise FetchError(f"Zenodo record {record}: not a record description") from None
 
 
 def fetch_zenodo(
@@ -250,23 +303,7 @@ def fetch_zenodo(
         Paths of the fetched files (the extracted folder for archives).
     """
     folder = cache_dir(cache) / f"zenodo-{record}"
-    listing = folder / "record.json"
-    if force or not listing.is_file():
-        base = (api or os.environ.get("ATMOSCOPE_ZENODO_API") or ZENODO_API).rstrip("/")
-        url = f"{base}/records/{record}"
-        with _open(url, timeout) as response:
-            try:
-                meta = json.loads(response.read())
-            except (ValueError, OSError) as exc:
-                raise FetchError(f"{url}: not a Zenodo record description ({exc})") from None
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = listing.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(meta))
-        tmp.replace(listing)
-    else:
-        meta = json.loads(listing.read_text())
-
-    entries = {f["key"]: f for f in meta.get("files", [])}
+    entries = _record_files(record, _record_listing(folder, record, api, force, timeout))
     if not entries:
         raise FetchError(f"Zenodo record {record} lists no files")
     wanted = files or sorted(entries)
@@ -283,7 +320,7 @@ def fetch_zenodo(
         algo, _, digest = str(entry.get("checksum", "")).partition(":")
         expected = (sha256 or {}).get(key)
         if force or not _cached(dest, expected):
-            _download(entry["links"]["self"], dest, sha256=expected,
+            _download(entry["url"], dest, sha256=expected,
                       md5=digest if algo == "md5" else None, timeout=timeout,
                       progress=progress)
         unpacked = dest.with_name(dest.name + ".d")

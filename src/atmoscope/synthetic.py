@@ -43,9 +43,10 @@ from atmoscope.data.telescopeml_grid import (
     TELESCOPEML_TARGETS,
     telescopeml_wavelengths,
 )
-from atmoscope.errors import AtmoscopeError
+from atmoscope.errors import ConfigError
 
-__all__ = ["PARAMETER_NAMES", "F_NU_UNIT", "synthetic_spectra", "synthetic_grid"]
+__all__ = ["F_NU_UNIT", "PARAMETER_NAMES", "mock_observation", "synthetic_grid",
+           "synthetic_spectra"]
 
 #: Parameters of the generator, named as in TelescopeML's training file:
 #: log g (cgs dex), Teff (K), C/O (relative to solar), [M/H] (dex).
@@ -84,25 +85,37 @@ def _as_columns(parameters) -> dict[str, np.ndarray]:
     if isinstance(parameters, Mapping | pd.DataFrame):
         missing = [p for p in PARAMETER_NAMES if p not in parameters]
         if missing:
-            raise AtmoscopeError(f"synthetic spectra need parameter(s) {missing}")
-        cols = {p: np.atleast_1d(np.asarray(parameters[p], dtype=np.float64))
-                for p in PARAMETER_NAMES}
+            raise ConfigError(f"synthetic spectra need parameter(s) {missing}")
+        try:
+            cols = {p: np.atleast_1d(np.asarray(parameters[p], dtype=np.float64))
+                    for p in PARAMETER_NAMES}
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"synthetic spectra: parameters must be numbers ({exc})") from None
     else:
-        arr = np.atleast_2d(np.asarray(parameters, dtype=np.float64))
+        try:
+            arr = np.atleast_2d(np.asarray(parameters, dtype=np.float64))
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"synthetic spectra: parameters must be numbers ({exc})") from None
         if arr.shape[1] != len(PARAMETER_NAMES):
-            raise AtmoscopeError(
+            raise ConfigError(
                 f"parameter array must have {len(PARAMETER_NAMES)} columns "
                 f"{PARAMETER_NAMES}, got shape {arr.shape}"
             )
         cols = dict(zip(PARAMETER_NAMES, arr.T, strict=True))
-    cols = dict(zip(cols, np.broadcast_arrays(*cols.values()), strict=True))
+    try:
+        cols = dict(zip(cols, np.broadcast_arrays(*cols.values()), strict=True))
+    except ValueError:
+        shapes = {name: values.shape for name, values in cols.items()}
+        raise ConfigError(
+            f"synthetic spectra: parameter shapes {shapes} do not broadcast"
+        ) from None
     for name, values in cols.items():
         if not np.all(np.isfinite(values)):
-            raise AtmoscopeError(f"synthetic spectra: non-finite {name}")
+            raise ConfigError(f"synthetic spectra: non-finite {name}")
     for name in ("temperature", "c_o_ratio"):
         if np.any(cols[name] <= 0):
             bad = cols[name][cols[name] <= 0][0]
-            raise AtmoscopeError(f"synthetic spectra: {name} must be positive, got {bad:g}")
+            raise ConfigError(f"synthetic spectra: {name} must be positive, got {bad:g}")
     return cols
 
 
@@ -122,9 +135,12 @@ def synthetic_spectra(parameters, wavelength: np.ndarray | None = None) -> np.nd
         order of ``wavelength``.
     """
     p = _as_columns(parameters)
-    wl = telescopeml_wavelengths() if wavelength is None else np.asarray(wavelength, float)
+    try:
+        wl = telescopeml_wavelengths() if wavelength is None else np.asarray(wavelength, float)
+    except (TypeError, ValueError):
+        raise ConfigError("synthetic spectra: wavelengths must be positive and finite") from None
     if wl.ndim != 1 or np.any(~np.isfinite(wl)) or np.any(wl <= 0):
-        raise AtmoscopeError("synthetic spectra: wavelengths must be positive and finite")
+        raise ConfigError("synthetic spectra: wavelengths must be positive and finite")
     teff, dlogg, c_o, mh = (p["temperature"][:, None], p["gravity"][:, None] - 5.0,
                             p["c_o_ratio"][:, None], p["metallicity"][:, None])
     wl = wl[None, :]
@@ -183,8 +199,11 @@ def synthetic_grid(
     nodes = dict(TELESCOPEML_NODES if nodes is None else nodes)
     missing = [p for p in PARAMETER_NAMES if p not in nodes]
     if missing:
-        raise AtmoscopeError(f"synthetic grid: no nodes given for {missing}")
-    mesh = np.meshgrid(*(np.asarray(nodes[p], float) for p in PARAMETER_NAMES), indexing="ij")
+        raise ConfigError(f"synthetic grid: no nodes given for {missing}")
+    try:
+        mesh = np.meshgrid(*(np.asarray(nodes[p], float) for p in PARAMETER_NAMES), indexing="ij")
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"synthetic grid: nodes must be numbers ({exc})") from None
     params = pd.DataFrame({p: m.ravel() for p, m in zip(PARAMETER_NAMES, mesh, strict=True)})
     wl = np.sort(telescopeml_wavelengths() if wavelength is None else np.asarray(wavelength))
     return SpectralGrid(
@@ -196,3 +215,34 @@ def synthetic_grid(
         flux_unit=F_NU_UNIT,
         source="atmoscope.synthetic",
     )
+
+
+def mock_observation(params: Mapping[str, float], path, snr: float = 30.0,
+                     distance_pc: float = 10.0, radius_rjup: float = 1.0, seed: int = 1):
+    """A noisy analytic spectrum at Earth, as an observer would have it, written as ECSV.
+
+    400 pixels, 0.85–2.56 µm (R ≈ 300), flux density F_ν at Earth for the given distance
+    and radius, Gaussian noise of σ = F/S/N plus a floor of 1 % of the peak over S/N.
+
+    Args:
+        params: the generator's parameters (:data:`PARAMETER_NAMES`).
+        path: the ECSV file to write.
+        snr, distance_pc, radius_rjup, seed: the observation.
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+    """
+    from pathlib import Path
+
+    import astropy.units as u
+    from astropy.table import Table
+
+    wavelength = np.geomspace(0.85, 2.56, 400)
+    dilution = float(((radius_rjup * u.R_jup) / (distance_pc * u.pc)).decompose() ** 2)
+    flux = synthetic_spectra(params, wavelength)[0] * dilution
+    error = flux / snr + 0.01 * flux.max() / snr
+    noisy = flux + np.random.default_rng(seed).standard_normal(flux.size) * error
+    unit = u.erg / u.s / u.cm**2 / u.Hz
+    Table({"wavelength": wavelength * u.um, "flux": noisy * unit, "error": error * unit}
+          ).write(path, format="ascii.ecsv", overwrite=True)
+    return Path(path)

@@ -14,9 +14,16 @@ import astropy.units as u
 import numpy as np
 import pandas as pd
 
-from atmoscope.errors import GridError
+from atmoscope.errors import ConfigError, GridError
 
 __all__ = ["SpectralGrid"]
+
+
+def _as_unit(value, what: str) -> u.UnitBase:
+    try:
+        return u.Unit(value)
+    except (TypeError, ValueError):
+        raise GridError(f"{what} unit {value!r} is not a unit astropy understands") from None
 
 
 @dataclass(frozen=True, eq=False)
@@ -65,16 +72,19 @@ class SpectralGrid:
         if missing:
             raise GridError(f"target column(s) {missing} not among the parameters")
         order = list(targets) + [c for c in self.parameters.columns if c not in targets]
-        parameters = self.parameters[order].astype(np.float64).reset_index(drop=True)
+        try:
+            parameters = self.parameters[order].astype(np.float64).reset_index(drop=True)
+        except (TypeError, ValueError) as exc:
+            raise GridError(f"parameters must be numbers ({exc})") from None
         wavelength.flags.writeable = False
         flux.flags.writeable = False
         object.__setattr__(self, "wavelength", wavelength)
         object.__setattr__(self, "flux", flux)
         object.__setattr__(self, "parameters", parameters)
         object.__setattr__(self, "targets", targets)
-        object.__setattr__(self, "wavelength_unit", u.Unit(self.wavelength_unit))
+        object.__setattr__(self, "wavelength_unit", _as_unit(self.wavelength_unit, "wavelength"))
         if self.flux_unit is not None:
-            object.__setattr__(self, "flux_unit", u.Unit(self.flux_unit))
+            object.__setattr__(self, "flux_unit", _as_unit(self.flux_unit, "flux"))
 
     # --- shape -------------------------------------------------------------------
     @property
@@ -154,9 +164,12 @@ class SpectralGrid:
 
         Returns:
             A new grid (the same object when there is nothing to drop).
+
+        Raises:
+            ConfigError: ``keep`` is neither ``"first"`` nor ``"none"``.
         """
         if keep not in ("first", "none"):
-            raise GridError(f"keep must be 'first' or 'none', not {keep!r}")
+            raise ConfigError(f"keep must be 'first' or 'none', not {keep!r}")
         groups = self.duplicate_groups()
         if not groups:
             return self

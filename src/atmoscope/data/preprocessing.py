@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from atmoscope.errors import AtmoscopeError
+from atmoscope.errors import BundleError, ConfigError, GridError
 
 __all__ = ["EXTRA_FEATURES", "Preprocessor", "SPECTRUM_MODES"]
 
@@ -73,17 +73,34 @@ class Preprocessor:
         self.targets = tuple(self.targets)
         self.log_targets = tuple(t for t in self.log_targets if t in self.targets)
         if self.spectrum_mode not in SPECTRUM_MODES:
-            raise AtmoscopeError(
+            raise ConfigError(
                 f"unknown spectrum mode {self.spectrum_mode!r}; choose from {SPECTRUM_MODES}"
             )
         if self.extra_features not in EXTRA_FEATURES:
-            raise AtmoscopeError(f"unknown extra features {self.extra_features!r}; "
+            raise ConfigError(f"unknown extra features {self.extra_features!r}; "
                                  f"choose from {EXTRA_FEATURES}")
 
     # --- fitting ----------------------------------------------------------------------
     def fit(self, flux: np.ndarray, y: np.ndarray) -> Preprocessor:
-        """Learn the column statistics from the TRAINING spectra and targets only."""
+        """Learn the column statistics from the TRAINING spectra and targets only.
+
+        Args:
+            flux: training spectra, shape ``(n, n_wavelengths)``.
+            y: their targets, shape ``(n, n_targets)`` in the order of ``targets``.
+
+        Returns:
+            self, fitted.
+
+        Raises:
+            ConfigError: arrays of the wrong shape.
+            GridError: a log-transformed target that is not positive.
+        """
         flux = np.asarray(flux, dtype=np.float64)
+        if flux.ndim != 2 or np.ndim(y) != 2 or len(y) != flux.shape[0]:
+            raise ConfigError(
+                f"fit needs flux of shape (n, n_wavelengths) and targets of shape (n, "
+                f"{len(self.targets)}), got {flux.shape} and {np.shape(y)}"
+            )
         y = self._forward_targets(np.asarray(y, dtype=np.float64))
         self.y_mean_ = y.mean(axis=0)
         self.y_std_ = self._safe(y.std(axis=0))
@@ -107,7 +124,7 @@ class Preprocessor:
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "y_mean_"):
-            raise AtmoscopeError("preprocessor is not fitted; call fit() first")
+            raise ConfigError("preprocessor is not fitted; call fit() first")
 
     # --- spectra ----------------------------------------------------------------------
     @property
@@ -127,7 +144,7 @@ class Preprocessor:
         self._check_fitted()
         flux = np.atleast_2d(np.asarray(flux, dtype=np.float64))
         if flux.shape[1] != self.n_wavelengths_:
-            raise AtmoscopeError(
+            raise ConfigError(
                 f"spectra have {flux.shape[1]} wavelengths, the model expects "
                 f"{self.n_wavelengths_}"
             )
@@ -144,8 +161,13 @@ class Preprocessor:
             extra = np.zeros((flux.shape[0], 0))
         if self.noise_channel:
             if error is None:
-                raise AtmoscopeError("this model needs the flux errors of the spectra")
-            error = np.broadcast_to(np.asarray(error, dtype=np.float64), flux.shape)
+                raise ConfigError("this model needs the flux errors of the spectra")
+            try:
+                error = np.broadcast_to(np.asarray(error, dtype=np.float64), flux.shape)
+            except ValueError:
+                raise ConfigError(
+                    f"errors of shape {np.shape(error)} do not match spectra of shape {flux.shape}"
+                ) from None
             rel = np.abs(error) / np.maximum(np.abs(flux), _TINY)
             noise = (np.log10(np.clip(rel, 1e-4, 10.0)) + 1.5) / 1.0
             x = np.stack([x, noise], axis=1)
@@ -154,10 +176,15 @@ class Preprocessor:
     # --- targets ----------------------------------------------------------------------
     def _forward_targets(self, y: np.ndarray) -> np.ndarray:
         y = np.array(y, dtype=np.float64, ndmin=2)
+        if y.ndim != 2 or y.shape[1] != len(self.targets):
+            raise ConfigError(
+                f"targets of shape {y.shape}; expected (n, {len(self.targets)}) for "
+                f"{', '.join(self.targets)}"
+            )
         for t in self.log_targets:
             j = self.targets.index(t)
             if np.any(y[:, j] <= 0):
-                raise AtmoscopeError(f"target {t!r} must be positive to take its log10")
+                raise GridError(f"target {t!r} must be positive to take its log10")
             y[:, j] = np.log10(y[:, j])
         return y
 
@@ -205,5 +232,5 @@ class Preprocessor:
                     setattr(pre, name, np.asarray(state[name], dtype=np.float64))
             pre._check_fitted()
         except (KeyError, TypeError, ValueError) as exc:
-            raise AtmoscopeError(f"invalid preprocessing state ({exc})") from None
+            raise BundleError(f"invalid preprocessing state ({exc})") from None
         return pre

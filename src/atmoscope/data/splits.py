@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from atmoscope.data.grid import SpectralGrid
-from atmoscope.errors import AtmoscopeError
+from atmoscope.errors import ConfigError
 
 __all__ = ["Split", "node_split", "random_split", "parse_holdout", "make_split"]
 
@@ -42,25 +42,42 @@ def random_split(n: int, test_size: float = 0.1, val_size: float = 0.1, seed: in
     from sklearn.model_selection import train_test_split
 
     rows = np.arange(n)
-    train_val, test = train_test_split(rows, test_size=test_size, random_state=seed)
-    train, val = train_test_split(train_val, test_size=val_size, random_state=seed)
+    try:
+        train_val, test = train_test_split(rows, test_size=test_size, random_state=seed)
+        train, val = train_test_split(train_val, test_size=val_size, random_state=seed)
+    except ValueError as exc:  # sklearn: sizes out of range, or too few rows
+        raise ConfigError(f"random split of {n} rows: {exc}") from None
     return Split(np.asarray(train), np.asarray(val), np.asarray(test),
                  {"kind": "random", "test_size": test_size, "val_size": val_size, "seed": seed})
+
+
+def _every_step(rule: str) -> int:
+    """N of ``"everyN"`` (3 for a bare ``"every"``)."""
+    try:
+        step = int(rule[5:] or 3)
+    except ValueError:
+        step = 0
+    if step < 1:
+        raise ConfigError(f"hold-out rule {rule!r}: N of everyN must be a whole number >= 1")
+    return step
 
 
 def _held_nodes(nodes: np.ndarray, rule) -> np.ndarray:
     if isinstance(rule, str):
         if rule.startswith("every"):
-            step = int(rule[5:] or 3)
+            step = _every_step(rule)
             # every step-th node, never the first or last, so the test stays interpolation
             return nodes[1:-1][1::step]
         if rule == "interior":
             return nodes[1:-1]
-        raise AtmoscopeError(f"unknown hold-out rule {rule!r} (use everyN, interior or values)")
-    values = np.asarray(rule, dtype=float)
+        raise ConfigError(f"unknown hold-out rule {rule!r} (use everyN, interior or values)")
+    try:
+        values = np.asarray(rule, dtype=float)
+    except (TypeError, ValueError):
+        raise ConfigError(f"hold-out values {rule!r} are not numbers") from None
     missing = values[~np.isin(values, nodes)]
     if missing.size:
-        raise AtmoscopeError(f"hold-out value(s) {missing.tolist()} are not grid nodes")
+        raise ConfigError(f"hold-out value(s) {missing.tolist()} are not grid nodes")
     return values
 
 
@@ -90,13 +107,13 @@ def node_split(
     held = {}
     for name, rule in holdout.items():
         if name not in nodes:
-            raise AtmoscopeError(f"cannot hold out {name!r}: not a parameter of the grid")
+            raise ConfigError(f"cannot hold out {name!r}: not a parameter of the grid")
         values = _held_nodes(nodes[name], rule)
         held[name] = values.tolist()
         test_mask |= np.isin(grid.parameters[name].to_numpy(), values)
     rest = np.flatnonzero(~test_mask)
     if test_mask.sum() == 0 or rest.size < 2:
-        raise AtmoscopeError(f"hold-out {held} leaves an empty test or training set")
+        raise ConfigError(f"hold-out {held} leaves an empty test or training set")
     rest = np.random.default_rng(seed).permutation(rest)
     n_val = int(round(val_size * rest.size))
     return Split(np.sort(rest[n_val:]), np.sort(rest[:n_val]), np.flatnonzero(test_mask),
@@ -109,7 +126,7 @@ def parse_holdout(text: str) -> dict[str, str | list[float]]:
     for part in filter(None, (p.strip() for p in text.split(";"))):
         name, sep, rule = part.partition("=")
         if not sep or not name.strip() or not rule.strip():
-            raise AtmoscopeError(f"hold-out {part!r} is not NAME=VALUES or NAME=everyN")
+            raise ConfigError(f"hold-out {part!r} is not NAME=VALUES or NAME=everyN")
         rule = rule.strip()
         try:
             out[name.strip()] = [float(v) for v in rule.split(",")]
@@ -124,4 +141,4 @@ def make_split(grid: SpectralGrid, kind: str, seed: int = 42, holdout: str | Non
         return random_split(grid.n_spectra, seed=seed)
     if kind == "nodes":
         return node_split(grid, parse_holdout(holdout) if holdout else None, seed=seed)
-    raise AtmoscopeError(f"unknown split {kind!r} (random or nodes)")
+    raise ConfigError(f"unknown split {kind!r} (random or nodes)")

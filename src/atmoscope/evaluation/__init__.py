@@ -1,13 +1,15 @@
-"""Evaluation: scores, noise and the baselines (χ² grid fit, random forest)."""
+"""Evaluation: scores and the baselines (χ² grid fit, random forest).
+
+The noise that test spectra get is in :mod:`atmoscope.data.noise`.
+"""
 
 from atmoscope.evaluation.baselines import Chi2GridFit, RandomForestBaseline, spectral_features
-from atmoscope.evaluation.metrics import add_noise, regression_metrics
+from atmoscope.evaluation.metrics import regression_metrics
 from atmoscope.evaluation.report import evaluate_predictor, format_report
 
 __all__ = [
     "Chi2GridFit",
     "RandomForestBaseline",
-    "add_noise",
     "evaluate_predictor",
     "format_report",
     "regression_metrics",

@@ -18,6 +18,7 @@ import pandas as pd
 from sklearn.ensemble import RandomForestRegressor
 
 from atmoscope.data.grid import SpectralGrid
+from atmoscope.errors import ConfigError
 
 __all__ = ["Chi2GridFit", "RandomForestBaseline", "spectral_features"]
 
@@ -29,17 +30,27 @@ _EXACT_MATCH_DEX = 1e-12
 
 
 def _log_flux(flux: np.ndarray, n_wavelengths: int | None = None) -> np.ndarray:
-    """log10 of a ``(n, n_wl)`` (or ``(n_wl,)``) flux array, validated."""
+    """log10 of a ``(n, n_wl)`` (or ``(n_wl,)``) flux array, validated.
+
+    Raises:
+        ConfigError: a wrong shape, another number of wavelengths than
+            ``n_wavelengths``, or flux that is not positive and finite.
+    """
     flux = np.atleast_2d(np.asarray(flux, dtype=np.float64))
     if flux.ndim != 2:
-        raise ValueError(f"flux must have shape (n_spectra, n_wavelengths), not {flux.shape}")
+        raise ConfigError(f"flux must have shape (n_spectra, n_wavelengths), not {flux.shape}")
     if n_wavelengths is not None and flux.shape[1] != n_wavelengths:
-        raise ValueError(
+        raise ConfigError(
             f"flux has {flux.shape[1]} wavelengths, the model was fitted on {n_wavelengths}"
         )
     if not np.all(np.isfinite(flux) & (flux > 0)):
-        raise ValueError("flux must be positive and finite (its log10 is fitted)")
+        raise ConfigError("flux must be positive and finite (its log10 is fitted)")
     return np.log10(flux)
+
+
+def _check_fitted(model) -> None:
+    if not hasattr(model, "n_features_in_"):
+        raise ConfigError(f"{type(model).__name__} is not fitted; call fit(grid) first")
 
 
 def _node_neighbours(
@@ -164,7 +175,12 @@ class Chi2GridFit:
         Returns:
             Array ``(n, n_targets)`` in the units of the training grid, columns
             in the order of ``targets_``.
+
+        Raises:
+            ConfigError: before :meth:`fit`, or for flux of the wrong shape or not
+                positive and finite.
         """
+        _check_fitted(self)
         prepared = self._prepare(_log_flux(flux, self.n_features_in_))
         best = self._best_nodes(prepared)
         values = self.target_values_[best].copy()
@@ -212,6 +228,9 @@ def spectral_features(flux: np.ndarray) -> np.ndarray:
         z-score, the spectral shape), then each row's mean and standard
         deviation of log10 flux (its level and contrast), which the z-score
         removes but which carry temperature information.
+
+    Raises:
+        ConfigError: flux of the wrong shape or not positive and finite.
     """
     log_flux = _log_flux(flux)
     mean = log_flux.mean(axis=1, keepdims=True)
@@ -286,10 +305,15 @@ class RandomForestBaseline:
         Returns:
             Array ``(n, n_targets)`` in physical units, columns in the order of
             ``targets_``.
+
+        Raises:
+            ConfigError: before :meth:`fit`, or for flux of the wrong shape or not
+                positive and finite.
         """
+        _check_fitted(self)
         flux = np.atleast_2d(np.asarray(flux, dtype=np.float64))
         if flux.shape[-1] != self.n_features_in_:
-            raise ValueError(
+            raise ConfigError(
                 f"flux has {flux.shape[-1]} wavelengths, "
                 f"the model was fitted on {self.n_features_in_}"
             )

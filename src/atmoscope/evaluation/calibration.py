@@ -1,28 +1,28 @@
 """Are the uncertainties right? Coverage of credible intervals and rank statistics.
 
-For held-out grid spectra with known parameters, made noisy at a random S/N, a
-model's samples — from a learned posterior, or Monte-Carlo draws over the errors ×
-ensemble members (TelescopeML's kind of uncertainty) — give central intervals at
-each nominal level; the *empirical*
-coverage is the fraction of spectra whose true value falls inside. Calibrated
-uncertainties have empirical = nominal. Simulation-based-calibration ranks (Talts et
-al. 2018) are the rank of the truth among the samples: uniform when calibrated,
-∪-shaped when the intervals are too narrow.
+For held-out grid spectra with known parameters, made noisy at a random S/N, an
+estimator's samples — from a learned posterior, or Monte-Carlo draws over the errors ×
+ensemble members (TelescopeML's kind of uncertainty), drawn exactly as prediction draws
+them — give central intervals at each nominal level; the *empirical* coverage is the
+fraction of spectra whose true value falls inside. Calibrated uncertainties have
+empirical = nominal. Simulation-based-calibration ranks (Talts et al. 2018) are the rank
+of the truth among the samples: uniform when calibrated, ∪-shaped when the intervals are
+too narrow.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from scipy import stats
 
 from atmoscope.data.grid import SpectralGrid
-from atmoscope.evaluation.metrics import log_uniform_snr, noisy_observation
+from atmoscope.data.noise import log_uniform_snr, noisy_observation
+from atmoscope.models.sampling import monte_carlo_samples
 
-__all__ = ["LEVELS", "calibrate_predictor", "calibrate_sampler", "central_coverage",
-           "coverage_report", "held_out_observations", "joint_coverage", "monte_carlo_sampler",
-           "sbc_ranks"]
+__all__ = ["LEVELS", "calibrate_estimator", "central_coverage", "coverage_report",
+           "held_out_observations", "joint_coverage", "point_monte_carlo", "sbc_ranks"]
 
 #: Nominal levels of the coverage curve.
 LEVELS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
@@ -73,7 +73,7 @@ def held_out_observations(grid: SpectralGrid, rows: np.ndarray, *, n_spectra: in
 
     Each gets Gaussian noise at an S/N drawn log-uniformly in ``snr_range`` (shaped by
     the relative-error ``profile``, if any), with the errors an observer would quote
-    (:func:`~atmoscope.evaluation.metrics.noisy_observation`).
+    (:func:`~atmoscope.data.noise.noisy_observation`).
 
     Returns:
         ``{"rows", "observed", "error", "truth", "snr"}``.
@@ -84,34 +84,6 @@ def held_out_observations(grid: SpectralGrid, rows: np.ndarray, *, n_spectra: in
     observed, error = noisy_observation(grid.flux[rows], snr, rng, profile)
     return {"rows": rows, "observed": observed, "error": error,
             "truth": grid.target_values[rows], "snr": snr[:, 0]}
-
-
-def monte_carlo_sampler(predict: Callable[..., np.ndarray], n_draws: int = 100,
-                        n_members: int = 1, seed: int = 0, with_errors: bool = False
-                        ) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-    """TelescopeML's kind of uncertainty as a sampler: point predictions of
-    ``n_draws`` noisy copies of each observation, drawn from its errors.
-
-    Args:
-        predict: flux ``(m, n_wl)`` (and, ``with_errors``, its errors) → ``(n_members · m,
-            k)`` in physical units, members stacked one after another.
-
-    Returns:
-        ``sample(observed, error)`` → ``(n_spectra, n_members · n_draws, k)``.
-    """
-
-    def sample(observed: np.ndarray, error: np.ndarray) -> np.ndarray:
-        rng = np.random.default_rng([seed, 1])  # not the stream that made the observations
-        n, n_wl = observed.shape
-        draws = observed[:, None, :] + rng.standard_normal((n, n_draws, n_wl)) * error[:, None]
-        draws = np.where(draws > 0, draws, np.abs(observed)[:, None, :] * 1e-3).reshape(-1, n_wl)
-        out = predict(draws, np.repeat(error, n_draws, axis=0)) if with_errors else predict(draws)
-        k = out.shape[1]
-        # (members · spectra · draws, k) → (spectra, members · draws, k)
-        return out.reshape(n_members, n, n_draws, k).transpose(1, 0, 2, 3).reshape(
-            n, n_members * n_draws, k)
-
-    return sample
 
 
 def coverage_report(samples: np.ndarray, truth: np.ndarray, names: Sequence[str]) -> dict:
@@ -135,47 +107,55 @@ def coverage_report(samples: np.ndarray, truth: np.ndarray, names: Sequence[str]
     }
 
 
-def calibrate_sampler(sample: Callable[[np.ndarray, np.ndarray], np.ndarray],
-                      grid: SpectralGrid, rows: np.ndarray, *, n_spectra: int = 500,
-                      snr_range: tuple[float, float] = (5.0, 100.0), seed: int = 0) -> dict:
-    """Coverage of any sampler's uncertainties on noisy held-out grid spectra.
+def calibrate_estimator(estimator, grid: SpectralGrid, rows: np.ndarray, *,
+                        n_spectra: int = 500, n_samples: int = 100,
+                        snr_range: tuple[float, float] = (5.0, 100.0), seed: int = 0) -> dict:
+    """Coverage of an estimator's uncertainties on noisy held-out grid spectra.
+
+    The samples are exactly what prediction reports for the same spectrum, errors and
+    seed: both call ``estimator.sample(flux, error, n, seed)``. For an estimator whose
+    uncertainty is not already Monte-Carlo (a posterior), the Monte-Carlo uncertainty of
+    its own point estimates is scored too, under ``"monte_carlo"``: TelescopeML's method
+    applied to the same networks.
 
     Args:
-        sample: ``(observed, error)`` ``(m, n_wl)`` each → samples ``(m, s, k)`` in
-            physical units (a posterior, or :func:`monte_carlo_sampler`).
-        grid: grid holding the spectra; ``rows``: which ones (held-out nodes).
+        estimator: a :class:`~atmoscope.models.ModelBundle` or
+            :class:`~atmoscope.models.Ensemble`.
+        grid: grid holding the spectra, with the estimator's targets; ``rows``: which
+            ones (held-out nodes).
+        n_spectra: noisy observations to score; ``n_samples``: samples per spectrum in all
+            (shared by the members of an ensemble).
+        snr_range: S/N range, drawn log-uniformly; ``seed``: of observations and samples.
 
     Returns:
-        :func:`coverage_report` plus ``"snr_range"`` and per-spectrum ``"snr"``.
+        :func:`coverage_report` plus ``"snr_range"``, per-spectrum ``"snr"``, ``"method"``
+        and, for posteriors, ``"monte_carlo"``.
     """
     obs = held_out_observations(grid, rows, n_spectra=n_spectra, snr_range=snr_range,
-                                seed=seed)
-    report = coverage_report(sample(obs["observed"], obs["error"]), obs["truth"],
-                             list(grid.targets))
-    report.update(snr_range=list(snr_range), snr=obs["snr"])
+                                seed=seed, profile=estimator.noise_profile)
+    names = list(grid.targets)
+    samples = estimator.sample(obs["observed"], obs["error"], n_samples, seed)
+    report = coverage_report(samples, obs["truth"], names)
+    members = estimator.members
+    report.update(snr_range=list(snr_range), snr=obs["snr"],
+                  method=f"{estimator.sample_label} ({len(members)} model(s) × "
+                         f"{samples.shape[1] // len(members)})")
+    if estimator.uncertainty != "monte_carlo":
+        comparison = coverage_report(point_monte_carlo(estimator, obs["observed"], obs["error"],
+                                                       n_samples, seed), obs["truth"], names)
+        report["monte_carlo"] = {k: comparison[k] for k in ("coverage", "joint", "parameters")}
     return report
 
 
-def calibrate_predictor(
-    predict: Callable[[np.ndarray], np.ndarray],
-    grid: SpectralGrid,
-    rows: np.ndarray,
-    *,
-    n_spectra: int = 500,
-    n_draws: int = 100,
-    snr_range: tuple[float, float] = (5.0, 100.0),
-    seed: int = 0,
-    n_members: int = 1,
-) -> dict:
-    """Coverage of Monte-Carlo (× ensemble) uncertainties of a point predictor
-    (:func:`calibrate_sampler` with :func:`monte_carlo_sampler`).
-
-    Args:
-        predict: flux ``(m, n_wl)`` → ``(n_members * m, k)`` in physical units,
-            members stacked one after another (each member predicts all ``m`` rows).
-        n_draws: Monte-Carlo draws per spectrum; ``n_members``: how many members
-            ``predict`` stacks.
-    """
-    sampler = monte_carlo_sampler(predict, n_draws, n_members, seed=seed)
-    return calibrate_sampler(sampler, grid, rows, n_spectra=n_spectra, snr_range=snr_range,
-                             seed=seed)
+def point_monte_carlo(estimator, flux: np.ndarray, error: np.ndarray, n_samples: int,
+                      seed: int = 0) -> np.ndarray:
+    """TelescopeML's uncertainty for any estimator: each member's point estimates of
+    Monte-Carlo draws over the errors (member ``i`` with seed ``seed + i``), pooled;
+    shape ``(n_spectra, n_samples rounded up to the members, k)``."""
+    members = estimator.members
+    per = -(-n_samples // len(members))
+    usable = np.isfinite(flux)
+    return np.concatenate([
+        monte_carlo_samples(m.predict, flux, error, per, seed + i, usable, m.wavelength,
+                            pass_errors=m.reads_errors)
+        for i, m in enumerate(members)], axis=1)

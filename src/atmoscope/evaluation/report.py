@@ -7,17 +7,13 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from atmoscope.data.grid import SpectralGrid
-from atmoscope.evaluation.metrics import add_noise, noisy_observation, regression_metrics
+from atmoscope.data.noise import add_noise, noisy_observation
+from atmoscope.data.targets import target_label
+from atmoscope.errors import ConfigError
+from atmoscope.evaluation.metrics import regression_metrics
 
-__all__ = ["evaluate_predictor", "format_report", "TARGET_LABELS"]
-
-#: How each TelescopeML target is named and measured in reports.
-TARGET_LABELS = {
-    "gravity": ("log g", "dex"),
-    "temperature": ("Teff", "K"),
-    "c_o_ratio": ("C/O", ""),
-    "metallicity": ("[M/H]", "dex"),
-}
+__all__ = ["evaluate_estimator", "evaluate_on_grid", "evaluate_predictor", "format_report",
+           "check_grid_matches", "scoring_rows"]
 
 
 def evaluate_predictor(
@@ -64,12 +60,63 @@ def evaluate_predictor(
     return report
 
 
+def evaluate_estimator(estimator, grid: SpectralGrid, rows: np.ndarray | None = None,
+                       snrs: Sequence[float] = (10, 20, 50), seed: int = 0) -> dict:
+    """:func:`evaluate_predictor` of a bundle or ensemble through its estimator interface:
+    its ``predict``, with the quoted errors of the noisy copies when it reads errors, and
+    noise shaped like its training noise (``noise_profile``)."""
+    return evaluate_predictor(estimator.predict, grid, rows, snrs=snrs, seed=seed,
+                              with_errors=estimator.reads_errors,
+                              profile=estimator.noise_profile)
+
+
+def scoring_rows(estimator, grid: SpectralGrid) -> tuple[np.ndarray, str]:
+    """The estimator's own test rows when ``grid`` is its training grid, else every row;
+    and a phrase saying which."""
+    if grid.with_targets(estimator.targets).content_hash == estimator.grid.get("content_hash"):
+        return np.asarray(estimator.split["test_rows"]), "test split of the training grid"
+    return np.arange(grid.n_spectra), "all spectra (not the training grid)"
+
+
+def evaluate_on_grid(estimator, grid: SpectralGrid, snrs: Sequence[float] = (10, 20, 50)
+                     ) -> tuple[dict, np.ndarray]:
+    """Score an estimator on a grid: its own test rows if it is the training grid, else
+    all rows (:func:`scoring_rows`).
+
+    Returns:
+        The report (``report["rows"]`` says which rows) and the row indices used.
+
+    Raises:
+        ConfigError: the grid's wavelengths or parameters do not match the model's.
+    """
+    check_grid_matches(estimator, grid)
+    grid = grid.with_targets(estimator.targets)
+    rows, which = scoring_rows(estimator, grid)
+    report = evaluate_estimator(estimator, grid, rows, snrs=snrs)
+    report["rows"] = which
+    return report, rows
+
+
+def check_grid_matches(estimator, grid: SpectralGrid) -> None:
+    """Raise :class:`ConfigError` unless ``grid`` has the estimator's wavelengths and
+    target columns."""
+    wl = estimator.wavelength
+    if grid.n_wavelengths != len(wl) or not np.allclose(grid.wavelength, wl, rtol=1e-6):
+        raise ConfigError(
+            f"grid wavelengths ({grid.n_wavelengths}, {grid.wavelength[0]:.4g}–"
+            f"{grid.wavelength[-1]:.4g}) differ from the model's ({len(wl)}, "
+            f"{wl[0]:.4g}–{wl[-1]:.4g})")
+    missing = [t for t in estimator.targets if t not in grid.parameters]
+    if missing:
+        raise ConfigError(f"grid has no column(s) {missing} that the model predicts")
+
+
 def format_report(report: dict) -> str:
     """The report as a fixed-width table for the terminal."""
     lines = [f"{'target':<12}{'RMSE':>10}{'MAE':>10}{'bias':>10}{'R²':>8}{'|err|68':>10}"
              f"{'|err|95':>10}" + "".join(f"{'RMSE ' + k[3:]:>11}" for k in report["noisy"])]
     for name, m in report["metrics"].items():
-        label, unit = TARGET_LABELS.get(name, (name, ""))
+        label, unit = target_label(name)
         label = f"{label} [{unit}]" if unit else label
         noisy = "".join(f"{report['noisy'][k][name]['rmse']:>11.4g}" for k in report["noisy"])
         lines.append(f"{label:<12}{m['rmse']:>10.4g}{m['mae']:>10.4g}{m['bias']:>10.3g}"

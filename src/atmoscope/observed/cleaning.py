@@ -7,12 +7,14 @@ flux, no error) or cannot be placed (no valid wavelength) are dropped.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from atmoscope.observed.spectrum import ObservedSpectrum, SpectrumError
+from atmoscope.errors import SpectrumError
+from atmoscope.observed.spectrum import ObservedSpectrum
 
 __all__ = ["CleaningReport", "clean_spectrum"]
 
@@ -85,6 +87,105 @@ class CleaningReport:
         )
 
 
+@dataclass
+class _Pixels:
+    """The plain arrays a cleaning step works on (values in the spectrum's units)."""
+
+    wave: np.ndarray
+    flux: np.ndarray
+    error: np.ndarray | None
+    mask: np.ndarray
+
+    @classmethod
+    def of(cls, spec: ObservedSpectrum) -> _Pixels:
+        error = None if spec.error is None else spec.error.value
+        return cls(spec.wavelength.value, spec.flux.value, error, spec.mask.copy())
+
+    def take(self, index: np.ndarray) -> None:
+        """Keep the pixels ``index`` selects (a boolean mask or an order), in that order."""
+        self.wave, self.flux, self.mask = self.wave[index], self.flux[index], self.mask[index]
+        self.error = None if self.error is None else self.error[index]
+
+    def spectrum(self, like: ObservedSpectrum, meta: dict) -> ObservedSpectrum:
+        """The pixels as a spectrum in the units of ``like``."""
+        unit = like.flux.unit
+        return ObservedSpectrum(
+            wavelength=self.wave * like.wavelength.unit,
+            flux=self.flux * unit,
+            error=None if self.error is None else self.error * unit,
+            mask=self.mask,
+            meta=meta,
+        )
+
+
+def _check_min_snr(spec: ObservedSpectrum, min_snr) -> None:
+    if min_snr is None:
+        return
+    if not isinstance(min_snr, numbers.Real):
+        raise SpectrumError(f"min_snr must be a number, not {min_snr!r}")
+    if spec.error is None:
+        raise SpectrumError(
+            f"{spec._name()}: min_snr={min_snr} needs errors; the spectrum has none"
+        )
+
+
+def _drop_unplaceable(pixels: _Pixels) -> dict[str, int]:
+    """Rule 1: drop rows holding nothing (no flux, no error) or no valid wavelength."""
+    error = pixels.error
+    empty = np.isnan(pixels.flux) & (np.isnan(error) if error is not None else True)
+    bad_wave = ~np.isfinite(pixels.wave) | (pixels.wave <= 0)
+    pixels.take(~(empty | bad_wave))
+    return {
+        "dropped_empty": int(np.count_nonzero(empty)),
+        "dropped_bad_wavelength": int(np.count_nonzero(bad_wave & ~empty)),
+    }
+
+
+def _sort_by_wavelength(pixels: _Pixels) -> int:
+    """Rule 2: sort by wavelength; returns the number of non-increasing steps."""
+    steps = int(np.count_nonzero(np.diff(pixels.wave) <= 0))
+    if steps:
+        pixels.take(np.argsort(pixels.wave, kind="stable"))  # stable: the file's order in a tie
+    return steps
+
+
+def _mask_bad_values(pixels: _Pixels) -> dict[str, int]:
+    """Rules 3 and 4: mask NaN/inf flux, and NaN/inf/zero/negative errors."""
+    nonfinite = ~np.isfinite(pixels.flux)
+    counts = {"nonfinite_flux": int(np.count_nonzero(nonfinite))}
+    pixels.mask &= ~nonfinite
+    if pixels.error is not None:
+        with np.errstate(invalid="ignore"):
+            bad_error = ~np.isfinite(pixels.error) | (pixels.error <= 0)
+        counts["bad_error"] = int(np.count_nonzero(bad_error))
+        pixels.mask &= ~bad_error
+    return counts
+
+
+def _mask_duplicates(pixels: _Pixels) -> int:
+    """Rule 5: mask all but one pixel of each wavelength (the first usable one kept)."""
+    wave, mask = pixels.wave, pixels.mask
+    duplicate = np.zeros(wave.size, dtype=bool)
+    if np.any(np.diff(wave) == 0):
+        _, starts, sizes = np.unique(wave, return_index=True, return_counts=True)
+        for start, size in zip(starts[sizes > 1], sizes[sizes > 1], strict=True):
+            group = np.arange(start, start + size)
+            usable = group[mask[group]]
+            keeper = usable[0] if usable.size else group[0]
+            duplicate[group[group != keeper]] = True
+    pixels.mask &= ~duplicate
+    return int(np.count_nonzero(duplicate))
+
+
+def _mask_low_snr(pixels: _Pixels, min_snr: float) -> int:
+    """Rule 6: mask pixels whose flux/error is below ``min_snr``."""
+    error = pixels.error
+    with np.errstate(invalid="ignore", divide="ignore"):
+        low = np.isfinite(error) & (error > 0) & (pixels.flux / error < min_snr)
+    pixels.mask &= ~low
+    return int(np.count_nonzero(low))
+
+
 def clean_spectrum(
     spec: ObservedSpectrum, *, min_snr: float | None = None
 ) -> tuple[ObservedSpectrum, CleaningReport]:
@@ -119,77 +220,26 @@ def clean_spectrum(
     Raises:
         SpectrumError: ``min_snr`` given for a spectrum without errors.
     """
-    if min_snr is not None and spec.error is None:
-        raise SpectrumError(
-            f"{spec._name()}: min_snr={min_snr} needs errors; the spectrum has none"
-        )
-    wave = spec.wavelength.value
-    flux = spec.flux.value
-    error = None if spec.error is None else spec.error.value
-    mask = spec.mask.copy()
-    n_input = wave.size
-
-    empty = np.isnan(flux) & (np.isnan(error) if error is not None else True)
-    bad_wave = ~np.isfinite(wave) | (wave <= 0)
-    keep = ~(empty | bad_wave)
-    counts = {
-        "dropped_empty": int(np.count_nonzero(empty)),
-        "dropped_bad_wavelength": int(np.count_nonzero(bad_wave & ~empty)),
-    }
-    wave, flux, mask = wave[keep], flux[keep], mask[keep]
-    error = None if error is None else error[keep]
-
-    counts["non_increasing"] = int(np.count_nonzero(np.diff(wave) <= 0))
-    if counts["non_increasing"]:
-        order = np.argsort(wave, kind="stable")  # stable: the file's order within a tie
-        wave, flux, mask = wave[order], flux[order], mask[order]
-        error = None if error is None else error[order]
-
-    nonfinite = ~np.isfinite(flux)
-    counts["nonfinite_flux"] = int(np.count_nonzero(nonfinite))
-    mask &= ~nonfinite
-    if error is not None:
-        with np.errstate(invalid="ignore"):
-            bad_error = ~np.isfinite(error) | (error <= 0)
-        counts["bad_error"] = int(np.count_nonzero(bad_error))
-        mask &= ~bad_error
-
-    duplicate = np.zeros(wave.size, dtype=bool)
-    same_as_previous = np.flatnonzero(np.diff(wave) == 0) + 1
-    if same_as_previous.size:
-        values, starts, sizes = np.unique(wave, return_index=True, return_counts=True)
-        for start, size in zip(starts[sizes > 1], sizes[sizes > 1], strict=True):
-            group = np.arange(start, start + size)
-            usable = group[mask[group]]
-            keeper = usable[0] if usable.size else group[0]
-            duplicate[group[group != keeper]] = True
-    counts["duplicate_wavelength"] = int(np.count_nonzero(duplicate))
-    mask &= ~duplicate
-
+    _check_min_snr(spec, min_snr)
+    pixels = _Pixels.of(spec)
+    n_input = pixels.wave.size
+    counts = _drop_unplaceable(pixels)
+    counts["non_increasing"] = _sort_by_wavelength(pixels)
+    counts.update(_mask_bad_values(pixels))
+    counts["duplicate_wavelength"] = _mask_duplicates(pixels)
     if min_snr is not None:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            low = np.isfinite(error) & (error > 0) & (flux / error < min_snr)
-        counts["low_snr"] = int(np.count_nonzero(low))
-        mask &= ~low
-
+        counts["low_snr"] = _mask_low_snr(pixels, min_snr)
     with np.errstate(invalid="ignore"):
-        negative = np.isfinite(flux) & (flux < 0)
+        negative = np.isfinite(pixels.flux) & (pixels.flux < 0)
     counts["negative_flux"] = int(np.count_nonzero(negative))
 
     report = CleaningReport(
         source=spec.meta.get("source"),
         n_input=n_input,
-        n_output=int(wave.size),
-        n_good=int(np.count_nonzero(mask)),
+        n_output=int(pixels.wave.size),
+        n_good=int(np.count_nonzero(pixels.mask)),
         min_snr=min_snr,
         **counts,
     )
     meta = dict(spec.meta, cleaning=report.as_dict(), negative_flux=negative)
-    cleaned = ObservedSpectrum(
-        wavelength=wave * spec.wavelength.unit,
-        flux=flux * spec.flux.unit,
-        error=None if error is None else error * spec.flux.unit,
-        mask=mask,
-        meta=meta,
-    )
-    return cleaned, report
+    return pixels.spectrum(spec, meta), report

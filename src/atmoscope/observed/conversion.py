@@ -17,8 +17,9 @@ import astropy.units as u
 import numpy as np
 from spectres import spectres
 
-from atmoscope.observed.readers import F_LAMBDA_CGS, F_NU_CGS, parse_unit
-from atmoscope.observed.spectrum import ObservedSpectrum, SpectrumError
+from atmoscope.errors import SpectrumError
+from atmoscope.observed.spectrum import ObservedSpectrum
+from atmoscope.observed.units import F_LAMBDA_CGS, F_NU_CGS, parse_unit
 
 __all__ = [
     "best_scale",
@@ -34,7 +35,10 @@ __all__ = [
 def _convert_flux(
     spec: ObservedSpectrum, unit, kind: str, reference: u.UnitBase
 ) -> ObservedSpectrum:
-    unit = parse_unit(unit) if isinstance(unit, str) else u.Unit(unit)
+    try:
+        unit = parse_unit(unit) if isinstance(unit, str) else u.Unit(unit)
+    except (TypeError, ValueError):
+        raise SpectrumError(f"target unit {unit!r} is not a unit") from None
     if not unit.is_equivalent(reference):
         raise SpectrumError(f"target unit '{unit}' is not an {kind} unit (like '{reference}')")
     if spec.flux.unit.physical_type == "dimensionless":
@@ -106,6 +110,63 @@ def _span_um(lo: float, hi: float, unit: u.UnitBase) -> str:
     return f"{lo_um:.4f}–{hi_um:.4f} µm"
 
 
+def _target_wavelengths(new_wavelength) -> u.Quantity:
+    """The target wavelengths: at least 2, a length unit, finite, strictly increasing."""
+    try:
+        new = u.Quantity(new_wavelength, dtype=np.float64)
+    except (TypeError, ValueError):
+        new = None
+    if new is None or new.ndim != 1 or new.size < 2 or new.unit.physical_type != "length":
+        raise SpectrumError(
+            "new_wavelength must be at least 2 wavelengths with a length unit, "
+            f"got {new if new is not None else new_wavelength!r}"
+        )
+    if not (np.all(np.isfinite(new.value)) and np.all(np.diff(new.value) > 0)):
+        raise SpectrumError("new_wavelength must be finite and strictly increasing")
+    return new
+
+
+def _usable_pixels(spec: ObservedSpectrum, wave, flux, error) -> np.ndarray:
+    """Pixels that take part: unmasked, finite, with a finite positive error if any."""
+    usable = spec.mask & np.isfinite(wave) & np.isfinite(flux)
+    if error is not None:
+        with np.errstate(invalid="ignore"):
+            usable &= np.isfinite(error) & (error > 0)
+    if np.count_nonzero(usable) < 2:
+        raise SpectrumError(f"{spec._name()}: fewer than 2 usable pixels to resample")
+    if not np.all(np.diff(wave[usable]) > 0):
+        raise SpectrumError(
+            f"{spec._name()}: usable wavelengths are not strictly increasing; "
+            "run clean_spectrum first"
+        )
+    return usable
+
+
+def _check_coverage(name: str, source_edges, target_edges, unit: u.UnitBase) -> None:
+    """Refuse target bins beyond the spectrum's, both ranges given in µm."""
+    if target_edges[0] < source_edges[0] or target_edges[-1] > source_edges[-1]:
+        have = _span_um(source_edges[0], source_edges[-1], unit)
+        want = _span_um(target_edges[0], target_edges[-1], unit)
+        raise SpectrumError(
+            f"{name}: the spectrum covers {have} but the target bins span {want}; "
+            "pass allow_partial=True to mask the uncovered target pixels"
+        )
+
+
+def _overlaps_usable(wave, w_good, source_edges, target_edges) -> np.ndarray:
+    """Whether each target bin overlaps the bin of a usable pixel.
+
+    Pixel bins are drawn on the full pixel grid, usable or not, so a target bin
+    lying wholly inside a stretch of unusable pixels (a gap) overlaps none.
+    """
+    pixels = np.unique(wave[np.isfinite(wave)])
+    pixel_edges = _edges(pixels) if pixels.size > 1 else source_edges
+    index = np.searchsorted(pixels, w_good)
+    good_lo, good_hi = pixel_edges[index], pixel_edges[index + 1]
+    last = np.searchsorted(good_lo, target_edges[1:], side="left") - 1
+    return (last >= 0) & (good_hi[np.clip(last, 0, None)] > target_edges[:-1])
+
+
 def resample(
     spec: ObservedSpectrum, new_wavelength: u.Quantity, *, allow_partial: bool = False
 ) -> ObservedSpectrum:
@@ -140,39 +201,15 @@ def resample(
             pixels, or (without ``allow_partial``) a target bin beyond the
             spectrum, the message giving both ranges in µm.
     """
-    new = u.Quantity(new_wavelength, dtype=np.float64)
-    if new.ndim != 1 or new.size < 2 or new.unit.physical_type != "length":
-        raise SpectrumError(
-            f"new_wavelength must be at least 2 wavelengths with a length unit, got {new!r}"
-        )
-    target = new.value
-    if not (np.all(np.isfinite(target)) and np.all(np.diff(target) > 0)):
-        raise SpectrumError("new_wavelength must be finite and strictly increasing")
-    name = spec._name()
-
+    new = _target_wavelengths(new_wavelength)
+    target, name = new.value, spec._name()
     wave = spec.wavelength.to_value(new.unit)
     flux, error = spec.flux.value, None if spec.error is None else spec.error.value
-    usable = spec.mask & np.isfinite(wave) & np.isfinite(flux)
-    if error is not None:
-        with np.errstate(invalid="ignore"):
-            usable &= np.isfinite(error) & (error > 0)
-    if np.count_nonzero(usable) < 2:
-        raise SpectrumError(f"{name}: fewer than 2 usable pixels to resample")
+    usable = _usable_pixels(spec, wave, flux, error)
     w_good = wave[usable]
-    if not np.all(np.diff(w_good) > 0):
-        raise SpectrumError(
-            f"{name}: usable wavelengths are not strictly increasing; run clean_spectrum first"
-        )
-
     source_edges, target_edges = _edges(w_good), _edges(target)
-    if target_edges[0] < source_edges[0] or target_edges[-1] > source_edges[-1]:
-        if not allow_partial:
-            have = _span_um(source_edges[0], source_edges[-1], new.unit)
-            want = _span_um(target_edges[0], target_edges[-1], new.unit)
-            raise SpectrumError(
-                f"{name}: the spectrum covers {have} but the target bins span {want}; "
-                "pass allow_partial=True to mask the uncovered target pixels"
-            )
+    if not allow_partial:
+        _check_coverage(name, source_edges, target_edges, new.unit)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -182,15 +219,7 @@ def resample(
         )
     new_flux, new_error = result if error is not None else (result, None)
     covered = np.isfinite(new_flux)
-
-    # A gap: no usable pixel's own bin (drawn on the full pixel grid) overlaps the target bin.
-    pixels = np.unique(wave[np.isfinite(wave)])
-    pixel_edges = _edges(pixels) if pixels.size > 1 else source_edges
-    index = np.searchsorted(pixels, w_good)
-    good_lo, good_hi = pixel_edges[index], pixel_edges[index + 1]
-    last = np.searchsorted(good_lo, target_edges[1:], side="left") - 1
-    overlaps = (last >= 0) & (good_hi[np.clip(last, 0, None)] > target_edges[:-1])
-    gap = covered & ~overlaps
+    gap = covered & ~_overlaps_usable(wave, w_good, source_edges, target_edges)
     new_flux[gap] = np.nan
     if new_error is not None:
         new_error[gap] = np.nan
@@ -213,7 +242,10 @@ def resample(
 
 # --- flux scale -----------------------------------------------------------------------
 def _positive(value, unit: u.UnitBase, what: str) -> u.Quantity:
-    quantity = u.Quantity(value, unit)
+    try:
+        quantity = u.Quantity(value, unit)
+    except (TypeError, ValueError):  # not a number, or a Quantity of another kind
+        raise SpectrumError(f"{what} must be one positive finite number, got {value!r}") from None
     if not (np.isscalar(quantity.value) and np.isfinite(quantity.value) and quantity.value > 0):
         raise SpectrumError(f"{what} must be one positive finite number, got {value!r}")
     return quantity
@@ -306,7 +338,10 @@ def _same_unit(observed, model, error):
             arrays = [None if a is None else u.Quantity(a, unit).to_value(unit) for a in arrays]
         except u.UnitConversionError as exc:
             raise SpectrumError(f"observed, model and error units do not match ({exc})") from None
-    return [None if a is None else np.asarray(a, dtype=np.float64) for a in arrays]
+    try:
+        return [None if a is None else np.asarray(a, dtype=np.float64) for a in arrays]
+    except (TypeError, ValueError) as exc:
+        raise SpectrumError(f"observed, model and error must be numbers ({exc})") from None
 
 
 def implied_radius(scale: float, distance_pc) -> u.Quantity:

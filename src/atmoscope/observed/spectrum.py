@@ -12,18 +12,17 @@ from dataclasses import dataclass, field, replace
 import astropy.units as u
 import numpy as np
 
-from atmoscope.errors import AtmoscopeError
+from atmoscope.errors import SpectrumError
 
-__all__ = ["ObservedSpectrum", "SpectrumError"]
-
-
-class SpectrumError(AtmoscopeError, ValueError):
-    """An observed spectrum that cannot be read, cleaned or converted."""
+__all__ = ["ObservedSpectrum"]
 
 
 def _as_quantity(value, name: str) -> u.Quantity:
     # A plain array means "no unit": dimensionless, e.g. a normalised spectrum.
-    quantity = u.Quantity(value, dtype=np.float64, copy=True)
+    try:
+        quantity = u.Quantity(value, dtype=np.float64, copy=True)
+    except (TypeError, ValueError) as exc:
+        raise SpectrumError(f"{name} must be numbers ({exc})") from None
     if quantity.ndim != 1:
         raise SpectrumError(f"{name} must be 1-D, got shape {quantity.shape}")
     return quantity

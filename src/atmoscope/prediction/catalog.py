@@ -10,7 +10,7 @@ import pandas as pd
 from atmoscope.errors import AtmoscopeError
 from atmoscope.prediction.predictor import Predictor
 
-__all__ = ["predict_catalog"]
+__all__ = ["predict_catalog", "write_catalog"]
 
 
 def predict_catalog(predictor: Predictor, files: Sequence[Path], progress: bool = True,
@@ -27,7 +27,7 @@ def predict_catalog(predictor: Predictor, files: Sequence[Path], progress: bool 
         row: dict = {"source": str(path)}
         try:
             p = predictor.predict(path, **read_options)
-        except (AtmoscopeError, OSError, ValueError) as exc:
+        except (AtmoscopeError, OSError) as exc:
             rows.append({**row, "status": "error", "error": " ".join(str(exc).split())})
             continue
         row["status"] = "ok"
@@ -41,3 +41,14 @@ def predict_catalog(predictor: Predictor, files: Sequence[Path], progress: bool 
         row["flags"] = "; ".join(p.flags)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def write_catalog(table: pd.DataFrame, path: str | Path) -> Path:
+    """Write a catalog: Parquet for ``.parquet``, else CSV."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".parquet":
+        table.to_parquet(path, index=False)
+    else:
+        table.to_csv(path, index=False)
+    return path

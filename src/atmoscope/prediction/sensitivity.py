@@ -12,17 +12,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from atmoscope.training.bundle import ModelBundle
-
 __all__ = ["occlusion_sensitivity"]
 
 
-def occlusion_sensitivity(bundle: ModelBundle, flux: np.ndarray, window: int = 5) -> np.ndarray:
+def occlusion_sensitivity(estimator, flux: np.ndarray, window: int = 5) -> np.ndarray:
     """Sensitivity of each target to each pixel of one spectrum.
 
     Args:
-        bundle: the model.
-        flux: one spectrum on the bundle's wavelengths, shape ``(n_wavelengths,)``.
+        estimator: the model (a bundle or an ensemble).
+        flux: one spectrum on the model's wavelengths, shape ``(n_wavelengths,)``.
         window: pixels occluded at a time (odd).
 
     Returns:
@@ -30,7 +28,7 @@ def occlusion_sensitivity(bundle: ModelBundle, flux: np.ndarray, window: int = 5
         standard deviation over the training set (in the network's target scaling).
     """
     flux = np.asarray(flux, dtype=float).ravel()
-    wl = bundle.wavelength
+    wl = estimator.wavelength
     n, half = len(flux), window // 2
     logf = np.log10(np.maximum(flux, 1e-300))
     occluded = np.repeat(logf[None], n, axis=0)
@@ -39,7 +37,7 @@ def occlusion_sensitivity(bundle: ModelBundle, flux: np.ndarray, window: int = 5
         lo, hi = max(i - half - 1, 0), min(i + half + 1, n - 1)
         inner = slice(lo + 1, hi)
         occluded[i, inner] = np.interp(wl[inner], [wl[lo], wl[hi]], [logf[lo], logf[hi]])
-    pre = bundle.preprocessor
-    base = pre.transform_targets(bundle.predict(flux[None]))
-    changed = pre.transform_targets(bundle.predict(10**occluded))
+    pre = estimator.preprocessor
+    base = pre.transform_targets(estimator.predict(flux[None]))
+    changed = pre.transform_targets(estimator.predict(10**occluded))
     return np.abs(changed - base).T

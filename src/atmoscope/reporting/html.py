@@ -16,9 +16,11 @@ import numbers
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from atmoscope.errors import ConfigError
+from atmoscope.reporting.style import MINUS
+
 __all__ = ["write_html_report"]
 
-_MINUS = "\u2212"
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 #: Display names for well-known fit-quality keys.
@@ -110,7 +112,7 @@ def _fixed(value, decimals: int) -> str:
     text = f"{float(value):.{decimals}f}"
     if float(text) == 0:
         text = text.lstrip("-")
-    return text.replace("-", _MINUS)
+    return text.replace("-", MINUS)
 
 
 def _general(value) -> str:
@@ -120,15 +122,15 @@ def _general(value) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, numbers.Integral):
-        return f"{int(value):,}".replace("-", _MINUS)
+        return f"{int(value):,}".replace("-", MINUS)
     if _is_number(value):
         v = float(value)
         if not math.isfinite(v):
-            return "—" if math.isnan(v) else ("∞" if v > 0 else _MINUS + "∞")
+            return "—" if math.isnan(v) else ("∞" if v > 0 else MINUS + "∞")
         if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e6):
             mantissa, exponent = f"{v:.3e}".split("e")
-            return f"{mantissa}e{int(exponent)}".replace("-", _MINUS)
-        return f"{v:.4g}".replace("-", _MINUS)
+            return f"{mantissa}e{int(exponent)}".replace("-", MINUS)
+        return f"{v:.4g}".replace("-", MINUS)
     return str(value)
 
 
@@ -161,7 +163,7 @@ def _png_bytes(figure) -> bytes:
     path = Path(figure)
     data = path.read_bytes()
     if data[:8] != _PNG_SIGNATURE:
-        raise ValueError(f"figure {str(path)!r} is not a PNG file")
+        raise ConfigError(f"figure {str(path)!r} is not a PNG file")
     return data
 
 
@@ -249,7 +251,7 @@ def write_html_report(path, *, title: str, parameters, fit_quality: Mapping, fig
 
     path = Path(path)
     notes = [str(n) for n in notes]
-    generated = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    generated = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
     body = [f"<header><h1>{_e(title)}</h1>"
             f"<p class='subtitle'>atmoscope report · generated {_e(generated)}</p></header>"]

@@ -13,7 +13,7 @@ from numbers import Real
 import numpy as np
 from scipy import stats
 
-from atmoscope.errors import AtmoscopeError
+from atmoscope.errors import ConfigError, SpectrumError
 
 __all__ = ["FitQuality", "fit_quality"]
 
@@ -54,10 +54,74 @@ def _as_1d(name: str, values) -> np.ndarray:
     try:
         arr = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError) as exc:
-        raise AtmoscopeError(f"{name} must be numbers: {exc}") from exc
+        raise ConfigError(f"{name} must be numbers: {exc}") from exc
     if arr.ndim != 1:
-        raise AtmoscopeError(f"{name} must be a 1-D spectrum, got shape {arr.shape}")
+        raise ConfigError(f"{name} must be a 1-D spectrum, got shape {arr.shape}")
     return arr
+
+
+def _checked_arrays(observed, error, model, mask
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The three spectra as float arrays and the boolean ``used`` pixels, checked:
+    one shape, and finite values (positive errors) wherever a pixel is used."""
+    o = _as_1d("observed", observed)
+    e = _as_1d("error", error)
+    m = _as_1d("model", model)
+    if not (o.shape == e.shape == m.shape):
+        raise ConfigError(
+            f"observed, error and model differ in shape: {o.shape}, {e.shape}, {m.shape}"
+        )
+    if mask is None:
+        used = np.ones(o.shape, dtype=bool)
+    else:
+        mask = np.asarray(mask)
+        if mask.dtype != bool or mask.shape != o.shape:
+            raise ConfigError(
+                f"mask must be a boolean array of shape {o.shape}, got {mask.dtype} {mask.shape}"
+            )
+        used = ~mask
+    # bad data in the observation is the spectrum's fault; in the model, the caller's
+    for name, arr, error_class in (("observed", o, SpectrumError), ("model", m, ConfigError),
+                                   ("error", e, SpectrumError)):
+        _refuse_at_used_pixels(used & ~np.isfinite(arr), f"{name} is not finite", error_class)
+    _refuse_at_used_pixels(used & ~(e > 0), "error is not positive", SpectrumError)
+    return o, e, m, used
+
+
+def _refuse_at_used_pixels(bad: np.ndarray, what: str, error_class: type[Exception]) -> None:
+    if np.any(bad):
+        raise error_class(
+            f"{what} at {int(bad.sum())} used pixel(s) "
+            f"(first at index {int(np.flatnonzero(bad)[0])}); mask them"
+        )
+
+
+def _model_scale(scale, ou: np.ndarray, eu: np.ndarray, mu: np.ndarray) -> tuple[float, bool]:
+    """The scale the model is multiplied by, and whether it was fitted here."""
+    if isinstance(scale, str):
+        if scale != "fit":
+            raise ConfigError(f"scale must be None, a number or 'fit', not {scale!r}")
+        weight = 1.0 / eu**2
+        denominator = float(np.sum(mu * mu * weight))
+        if denominator == 0.0:
+            raise ConfigError("cannot fit a scale: the model is zero at every used pixel")
+        return float(np.sum(ou * mu * weight)) / denominator, True
+    if scale is None:
+        return 1.0, False
+    if isinstance(scale, Real) and not isinstance(scale, bool) and np.isfinite(scale):
+        return float(scale), False
+    raise ConfigError(f"scale must be None, a finite number or 'fit', not {scale!r}")
+
+
+def _degrees_of_freedom(n_used: int, n_params: int, fitted: bool) -> int:
+    """Used pixels minus every fitted quantity; at least one must be left."""
+    dof = n_used - n_params - (1 if fitted else 0)
+    if dof <= 0:
+        raise ConfigError(
+            f"no degrees of freedom left: {n_used} used pixel(s) − {n_params} "
+            f"parameter(s){' − 1 fitted scale' if fitted else ''} = {dof}"
+        )
+    return dof
 
 
 def fit_quality(
@@ -100,67 +164,19 @@ def fit_quality(
         A :class:`FitQuality`.
 
     Raises:
-        AtmoscopeError: mismatched shapes, non-finite values or non-positive
-            errors at used pixels, no degrees of freedom left, a model that is
-            zero everywhere with ``scale="fit"``, or an invalid ``scale``.
+        SpectrumError: non-finite observed flux, or errors that are not positive
+            and finite, at used pixels.
+        ConfigError: mismatched shapes, a bad ``mask``, ``n_params`` or
+            ``scale``, a model not finite at used pixels, no degrees of freedom
+            left, or a model that is zero everywhere with ``scale="fit"``.
     """
-    o = _as_1d("observed", observed)
-    e = _as_1d("error", error)
-    m = _as_1d("model", model)
-    if not (o.shape == e.shape == m.shape):
-        raise AtmoscopeError(
-            f"observed, error and model differ in shape: {o.shape}, {e.shape}, {m.shape}"
-        )
-    if mask is None:
-        used = np.ones(o.shape, dtype=bool)
-    else:
-        mask = np.asarray(mask)
-        if mask.dtype != bool or mask.shape != o.shape:
-            raise AtmoscopeError(
-                f"mask must be a boolean array of shape {o.shape}, got {mask.dtype} {mask.shape}"
-            )
-        used = ~mask
+    o, e, m, used = _checked_arrays(observed, error, model, mask)
     if isinstance(n_params, bool) or not isinstance(n_params, int | np.integer) or n_params < 0:
-        raise AtmoscopeError(f"n_params must be a non-negative integer, not {n_params!r}")
-
-    for name, arr in (("observed", o), ("model", m), ("error", e)):
-        bad = used & ~np.isfinite(arr)
-        if np.any(bad):
-            raise AtmoscopeError(
-                f"{name} is not finite at {int(bad.sum())} used pixel(s) "
-                f"(first at index {int(np.flatnonzero(bad)[0])}); mask them"
-            )
-    bad = used & ~(e > 0)
-    if np.any(bad):
-        raise AtmoscopeError(
-            f"error is not positive at {int(bad.sum())} used pixel(s) "
-            f"(first at index {int(np.flatnonzero(bad)[0])}); mask them"
-        )
-
+        raise ConfigError(f"n_params must be a non-negative integer, not {n_params!r}")
     ou, eu, mu = o[used], e[used], m[used]
-    if isinstance(scale, str):
-        if scale != "fit":
-            raise AtmoscopeError(f"scale must be None, a number or 'fit', not {scale!r}")
-        weight = 1.0 / eu**2
-        denominator = float(np.sum(mu * mu * weight))
-        if denominator == 0.0:
-            raise AtmoscopeError("cannot fit a scale: the model is zero at every used pixel")
-        s = float(np.sum(ou * mu * weight)) / denominator
-        fitted = True
-    elif scale is None:
-        s, fitted = 1.0, False
-    elif isinstance(scale, Real) and not isinstance(scale, bool) and np.isfinite(scale):
-        s, fitted = float(scale), False
-    else:
-        raise AtmoscopeError(f"scale must be None, a finite number or 'fit', not {scale!r}")
-
+    s, fitted = _model_scale(scale, ou, eu, mu)
     n_used = int(used.sum())
-    dof = n_used - int(n_params) - (1 if fitted else 0)
-    if dof <= 0:
-        raise AtmoscopeError(
-            f"no degrees of freedom left: {n_used} used pixel(s) − {int(n_params)} "
-            f"parameter(s){' − 1 fitted scale' if fitted else ''} = {dof}"
-        )
+    dof = _degrees_of_freedom(n_used, int(n_params), fitted)
     residuals = np.full(o.shape, np.nan)
     residuals[used] = (ou - s * mu) / eu
     chi2 = float(np.sum(residuals[used] ** 2))

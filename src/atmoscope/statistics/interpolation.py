@@ -17,7 +17,10 @@ Both interpolate log10 flux by default, so that spectra which change by orders
 of magnitude between nodes are interpolated geometrically, and both reproduce
 the node spectra exactly at the nodes. Neither extrapolates: a point outside
 the grid's parameter range (or, for an irregular grid, outside the convex hull
-of its nodes) is an :class:`~atmoscope.errors.AtmoscopeError`.
+of its nodes) is a :class:`~atmoscope.errors.ConfigError`.
+
+Like a scikit-learn estimator, :class:`GridInterpolator` stores its settings in
+``__init__`` and does the work in :meth:`~GridInterpolator.fit`.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from scipy.spatial import QhullError
 from threadpoolctl import threadpool_limits  # a dependency of scikit-learn
 
 from atmoscope.data.grid import SpectralGrid
-from atmoscope.errors import AtmoscopeError
+from atmoscope.errors import ConfigError, GridError
 
 __all__ = ["GridInterpolator"]
 
@@ -44,7 +47,6 @@ class GridInterpolator:
     """Interpolate a grid's model spectrum at any parameter vector inside the grid.
 
     Args:
-        grid: the model grid.
         params: names of the parameters to interpolate over, in the order that
             array input to :meth:`__call__` uses; default every parameter of
             the grid (targets first). Parameters whose value is the same in
@@ -54,7 +56,8 @@ class GridInterpolator:
         log_flux: interpolate log10 flux (default; needs positive flux) rather
             than flux itself.
 
-    Attributes:
+    Attributes (set by :meth:`fit`):
+        grid_: the grid fitted to.
         params_: the parameters interpolated over, in order (constant ones
             removed).
         ignored_params_: the grid's parameters that are constant, with their
@@ -65,114 +68,137 @@ class GridInterpolator:
         nodes_: each parameter's sorted node values.
         bounds_: each parameter's ``(min, max)``.
         n_nodes_: number of distinct parameter vectors (spectra) used.
-        wavelength: the grid's wavelengths (ascending); the columns of the
+        wavelength_: the grid's wavelengths (ascending); the columns of the
             returned flux.
 
-    Raises:
-        AtmoscopeError: unknown parameter names, no varying parameter, rows
-            that share a parameter vector but differ in flux, non-positive
-            flux with ``log_flux=True``, or an irregular grid whose nodes
-            cannot be triangulated.
-
     Example:
-        >>> interp = GridInterpolator(grid)
+        >>> interp = GridInterpolator().fit(grid)
         >>> flux = interp({"gravity": 5.0, "temperature": 1050.0,
         ...                "c_o_ratio": 1.0, "metallicity": 0.0})
     """
 
-    def __init__(
-        self, grid: SpectralGrid, params: Sequence[str] | None = None, log_flux: bool = True
-    ) -> None:
-        self.grid = grid
+    def __init__(self, params: Sequence[str] | None = None, log_flux: bool = True) -> None:
         self.params = params
         self.log_flux = log_flux
-        self._fit()
 
-    # --- construction --------------------------------------------------------------
-    def _fit(self) -> None:
-        grid = self.grid
-        columns = list(grid.parameters.columns)
-        if self.params is None:
-            requested = columns
-        else:
-            requested = [self.params] if isinstance(self.params, str) else list(self.params)
-            unknown = [p for p in requested if p not in columns]
-            if unknown:
-                raise AtmoscopeError(
-                    f"unknown parameter(s) {unknown}; the grid has {columns}"
-                )
-            if len(set(requested)) != len(requested):
-                raise AtmoscopeError(f"parameters listed twice in {requested}")
+    # --- fitting -------------------------------------------------------------------
+    def fit(self, grid: SpectralGrid) -> GridInterpolator:
+        """Build the interpolator over the grid's nodes.
+
+        Args:
+            grid: the model grid.
+
+        Returns:
+            ``self``, with the attributes listed in the class docstring set.
+
+        Raises:
+            ConfigError: unknown or repeated parameter names, or rows that share a
+                parameter vector but differ in flux because ``params`` leaves out a
+                varying parameter.
+            GridError: no varying parameter, rows that share every parameter but
+                differ in flux, non-positive flux with ``log_flux=True``, or an
+                irregular grid whose nodes cannot be triangulated.
+        """
+        requested = self._requested_params(grid)
         unique = grid.unique_values()
-        self.ignored_params_ = {p: float(unique[p][0]) for p in columns if unique[p].size == 1}
+        self.ignored_params_ = {p: float(unique[p][0]) for p in grid.parameters.columns
+                                if unique[p].size == 1}
         self.params_ = [p for p in requested if unique[p].size > 1]
         if not self.params_:
-            raise AtmoscopeError("the grid has no varying parameter to interpolate over")
+            raise GridError("the grid has no varying parameter to interpolate over")
         self.nodes_ = {p: unique[p] for p in self.params_}
         self.bounds_ = {p: (float(v[0]), float(v[-1])) for p, v in self.nodes_.items()}
-        self.wavelength = grid.wavelength
+        self.wavelength_ = grid.wavelength
+        points, values = self._node_values(grid)
+        self.n_nodes_ = int(points.shape[0])
+        n_full = int(np.prod([v.size for v in self.nodes_.values()]))
+        self.is_regular_ = self.n_nodes_ == n_full
+        if self.is_regular_:
+            self._interpolator = self._regular_interpolator(points, values)
+        else:
+            self._interpolator = self._irregular_interpolator(points, values)
+        self.grid_ = grid
+        return self
 
+    def _requested_params(self, grid: SpectralGrid) -> list[str]:
+        """The parameters asked for (all the grid's by default), checked."""
+        columns = list(grid.parameters.columns)
+        if self.params is None:
+            return columns
+        requested = [self.params] if isinstance(self.params, str) else list(self.params)
+        unknown = [p for p in requested if p not in columns]
+        if unknown:
+            raise ConfigError(f"unknown parameter(s) {unknown}; the grid has {columns}")
+        if len(set(requested)) != len(requested):
+            raise ConfigError(f"parameters listed twice in {requested}")
+        return requested
+
+    def _node_values(self, grid: SpectralGrid) -> tuple[np.ndarray, np.ndarray]:
+        """The distinct parameter vectors ``(n_nodes, k)`` and their (log) flux."""
         flux = grid.flux
         if self.log_flux:
             if not np.all(flux > 0):
-                raise AtmoscopeError(
+                raise GridError(
                     "log_flux=True needs positive flux; the grid has zero flux "
                     "(use log_flux=False)"
                 )
             values = np.log10(flux)
         else:
             values = flux
-
         points = grid.parameters[self.params_].to_numpy(dtype=np.float64) + 0.0
         unique_points, first, inverse = np.unique(
             points, axis=0, return_index=True, return_inverse=True
         )
         inverse = inverse.reshape(-1)
         if unique_points.shape[0] < points.shape[0]:
+            # repeated nodes are merged, but only when their spectra agree
             differs = np.any(flux != flux[first][inverse], axis=1)
             if np.any(differs):
                 row = int(np.flatnonzero(differs)[0])
-                raise AtmoscopeError(
+                # a grid with clashing duplicates, or a varying parameter left out
+                error = GridError if self.params is None else ConfigError
+                raise error(
                     f"rows {int(first[inverse[row]])} and {row} share parameters "
                     f"({_format_point(self.params_, points[row])}) but differ in flux; "
                     f"interpolate over every varying parameter or select a sub-grid"
                 )
-        values = values[first]
-        self.n_nodes_ = int(unique_points.shape[0])
+        return unique_points, values[first]
 
-        n_full = int(np.prod([v.size for v in self.nodes_.values()]))
-        self.is_regular_ = self.n_nodes_ == n_full
-        if self.is_regular_:
-            axes = tuple(self.nodes_[p] for p in self.params_)
-            index = tuple(
-                np.searchsorted(axis, unique_points[:, j]) for j, axis in enumerate(axes)
-            )
-            cube = np.empty(tuple(a.size for a in axes) + (values.shape[1],))
-            cube[index] = values
-            self._interpolator = RegularGridInterpolator(
-                axes, cube, method="linear", bounds_error=True
-            )
-        else:
-            self._offset = np.array([lo for lo, _ in self.bounds_.values()])
-            self._span = np.array([hi - lo for lo, hi in self.bounds_.values()])
-            try:
-                self._interpolator = LinearNDInterpolator(
-                    self._scale(unique_points), values, fill_value=np.nan
-                )
-            except (QhullError, ValueError) as exc:
-                first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-                raise AtmoscopeError(
-                    f"cannot triangulate the irregular grid over {self.params_} "
-                    f"(its nodes may lie in a lower-dimensional subspace): {first_line}"
-                ) from exc
-            # The barycentric transforms are computed lazily, one tiny LAPACK call
-            # per simplex; a multi-threaded BLAS on a busy machine can take seconds
-            # over them (spinning threads), so compute them now on one thread.
-            with threadpool_limits(limits=1, user_api="blas"):
-                _ = self._interpolator.tri.transform
+    def _regular_interpolator(self, points: np.ndarray, values: np.ndarray
+                              ) -> RegularGridInterpolator:
+        """Multilinear interpolation on the full-factorial lattice."""
+        axes = tuple(self.nodes_[p] for p in self.params_)
+        index = tuple(np.searchsorted(axis, points[:, j]) for j, axis in enumerate(axes))
+        cube = np.empty(tuple(a.size for a in axes) + (values.shape[1],))
+        cube[index] = values
+        return RegularGridInterpolator(axes, cube, method="linear", bounds_error=True)
+
+    def _irregular_interpolator(self, points: np.ndarray, values: np.ndarray
+                                ) -> LinearNDInterpolator:
+        """Linear interpolation on a Delaunay triangulation in unit-scaled parameters."""
+        self._offset = np.array([lo for lo, _ in self.bounds_.values()])
+        self._span = np.array([hi - lo for lo, hi in self.bounds_.values()])
+        try:
+            interpolator = LinearNDInterpolator(self._scale(points), values, fill_value=np.nan)
+        except (QhullError, ValueError) as exc:
+            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            raise GridError(
+                f"cannot triangulate the irregular grid over {self.params_} "
+                f"(its nodes may lie in a lower-dimensional subspace): {first_line}"
+            ) from exc
+        # The barycentric transforms are computed lazily, one tiny LAPACK call
+        # per simplex; a multi-threaded BLAS on a busy machine can take seconds
+        # over them (spinning threads), so compute them now on one thread.
+        with threadpool_limits(limits=1, user_api="blas"):
+            _ = interpolator.tri.transform
+        return interpolator
 
     def _scale(self, x: np.ndarray) -> np.ndarray:
         return (x - self._offset) / self._span
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "grid_"):
+            raise ConfigError("GridInterpolator is not fitted; call fit(grid) first")
 
     # --- evaluation ----------------------------------------------------------------
     def _as_points(self, params) -> np.ndarray:
@@ -182,7 +208,7 @@ class GridInterpolator:
         if isinstance(params, Mapping | pd.DataFrame):
             missing = [p for p in self.params_ if p not in params]
             if missing:
-                raise AtmoscopeError(
+                raise ConfigError(
                     f"missing parameter(s) {missing}; the interpolator needs {self.params_}"
                 )
             try:
@@ -190,26 +216,26 @@ class GridInterpolator:
                         for p in self.params_]
                 cols = np.broadcast_arrays(*cols)
             except (TypeError, ValueError) as exc:
-                raise AtmoscopeError(f"parameter values must be numbers: {exc}") from exc
+                raise ConfigError(f"parameter values must be numbers: {exc}") from exc
             if cols[0].ndim != 1:
-                raise AtmoscopeError("each parameter must be a scalar or a 1-D array")
+                raise ConfigError("each parameter must be a scalar or a 1-D array")
             points = np.column_stack(cols)
         else:
             try:
                 points = np.asarray(params, dtype=np.float64)
             except (TypeError, ValueError) as exc:
-                raise AtmoscopeError(f"parameter values must be numbers: {exc}") from exc
+                raise ConfigError(f"parameter values must be numbers: {exc}") from exc
             if points.ndim == 1:
                 points = points[None, :]
             if points.ndim != 2 or points.shape[1] != len(self.params_):
-                raise AtmoscopeError(
+                raise ConfigError(
                     f"parameter array must have shape (n, {len(self.params_)}) "
                     f"with columns {self.params_}, got shape {np.shape(params)}"
                 )
         bad = ~np.isfinite(points)
         if np.any(bad):
             row, col = np.argwhere(bad)[0]
-            raise AtmoscopeError(
+            raise ConfigError(
                 f"non-finite {self.params_[col]} ({points[row, col]}) in parameter row {row}"
             )
         return points + 0.0
@@ -220,7 +246,7 @@ class GridInterpolator:
             outside = (points[:, j] < lo) | (points[:, j] > hi)
             if np.any(outside):
                 value = points[np.flatnonzero(outside)[0], j]
-                raise AtmoscopeError(
+                raise ConfigError(
                     f"{p} = {value:g} is outside the grid's range {lo:g}–{hi:g}"
                 )
 
@@ -242,14 +268,17 @@ class GridInterpolator:
 
         Returns:
             Flux of shape ``(n, n_wavelengths)`` in the grid's flux unit, on
-            :attr:`wavelength`.
+            :attr:`wavelength_`.
 
         Raises:
-            AtmoscopeError: missing or non-finite parameters, a wrong array
-                shape, or a point outside the grid's range (naming the
-                parameter, its value and the range) or, for an irregular grid,
-                outside the convex hull of its nodes.
+            ConfigError: before :meth:`fit`; missing or non-finite parameters, a
+                wrong array shape, an unknown ``outside``, or a point outside the
+                grid's range (naming the parameter, its value and the range) or,
+                for an irregular grid, outside the convex hull of its nodes.
         """
+        self._check_fitted()
+        if outside not in ("raise", "nan"):
+            raise ConfigError(f"outside must be 'raise' or 'nan', not {outside!r}")
         points = self._as_points(params)
         if outside == "raise":
             self._check_inside(points)
@@ -258,7 +287,7 @@ class GridInterpolator:
             lo = np.array([self.bounds_[p][0] for p in self.params_])
             hi = np.array([self.bounds_[p][1] for p in self.params_])
             in_range = np.all((points >= lo) & (points <= hi), axis=1)
-        values = np.full((len(points), len(self.wavelength)), np.nan)
+        values = np.full((len(points), len(self.wavelength_)), np.nan)
         if in_range.any():
             inner = points[in_range]
             values[in_range] = np.atleast_2d(self._interpolator(
@@ -266,7 +295,7 @@ class GridInterpolator:
         hull = np.isnan(values).any(axis=1) & in_range  # irregular: outside the hull
         if outside == "raise" and np.any(hull):
             row = int(np.flatnonzero(hull)[0])
-            raise AtmoscopeError(
+            raise ConfigError(
                 f"({_format_point(self.params_, points[row])}) lies outside the convex "
                 f"hull of the irregular grid's nodes (each value is within range, but "
                 f"this combination is not covered)"
@@ -274,6 +303,8 @@ class GridInterpolator:
         return 10.0**values if self.log_flux else values
 
     def __repr__(self) -> str:
+        if not hasattr(self, "grid_"):
+            return f"GridInterpolator(params={self.params!r}, log_flux={self.log_flux})"
         kind = "regular" if self.is_regular_ else "irregular"
         return (
             f"GridInterpolator({kind}, {self.n_nodes_} nodes over {self.params_}, "

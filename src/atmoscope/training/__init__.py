@@ -1,8 +1,8 @@
-"""Training: architectures, the trainer and the model bundle (TelescopeML's DeepTrainer)."""
+"""Training (TelescopeML's DeepTrainer): the trainer and its training-data augmentation.
 
-from atmoscope.training.bundle import ModelBundle, load_model
-from atmoscope.training.models import MODELS, build_model, count_parameters, register_model
+The networks, their registry and the model bundle are in :mod:`atmoscope.models`.
+"""
+
 from atmoscope.training.trainer import TrainConfig, Trainer
 
-__all__ = ["MODELS", "ModelBundle", "TrainConfig", "Trainer", "build_model",
-           "count_parameters", "load_model", "register_model"]
+__all__ = ["TrainConfig", "Trainer"]

@@ -1,5 +1,5 @@
 """Training loop (TelescopeML's DeepTrainer, with validation-based early stopping,
-a wall-clock budget, atomic per-epoch checkpoints and exact resume)."""
+a wall-clock budget checked every step, atomic per-epoch checkpoints and exact resume)."""
 
 from __future__ import annotations
 
@@ -7,22 +7,25 @@ import math
 import os
 import time
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
-from atmoscope.data.augment import (OffNodeSampler, interpolation_residuals, is_synthetic,
-                                   noise_profile)
 from atmoscope.data.grid import SpectralGrid
+from atmoscope.data.noise import log_uniform_snr, noise_profile, noisy_observation
 from atmoscope.data.preprocessing import Preprocessor
 from atmoscope.data.splits import Split
-from atmoscope.errors import AtmoscopeError
-from atmoscope.evaluation.metrics import log_uniform_snr, noisy_observation
-from atmoscope.training.models import MODELS, build_model
+from atmoscope.errors import ConfigError
+from atmoscope.models import ModelBundle, build_model
+from atmoscope.models.bundle import package_versions
+from atmoscope.models.registry import model_class
+from atmoscope.training.augment import OffNodeSampler, interpolation_residuals, is_synthetic
 
 __all__ = ["TrainConfig", "Trainer"]
+
+_OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
 
 
 @dataclass
@@ -31,25 +34,25 @@ class TrainConfig:
     (its ``training_defaults``).
 
     Args:
-        model: registered architecture name (``atmoscope.training.models.MODELS``).
+        model: registered architecture name (``atmoscope.models.MODELS``).
         model_options: keyword arguments of the architecture.
         epochs: maximum number of epochs; default 300, or more on a small grid to
             reach ``min_steps``.
-        budget: wall-clock limit in seconds (None: no limit). The learning-rate
-            schedule runs on ``max(epoch progress, time progress)`` so it completes
-            within the budget.
+        budget: wall-clock limit in seconds for the training loop (None: no limit),
+            checked after every optimiser step. The learning-rate schedule runs on
+            ``max(epoch progress, time progress)`` so it completes within the budget.
         noise_snr: ``(low, high)``: each training spectrum gets fresh Gaussian noise
             at an S/N drawn log-uniformly in that range, every batch; ``()`` for none.
         noise_profile: relative-error shape per pixel (median 1, on the grid's
-            wavelengths; see :func:`~atmoscope.data.augment.noise_profile`) for
+            wavelengths; see :func:`~atmoscope.data.noise.noise_profile`) for
             heteroscedastic noise; None for the same S/N in every pixel.
         offnode: fraction of every batch replaced by spectra at continuous parameter
-            values (:class:`~atmoscope.data.augment.OffNodeSampler` over the training
+            values (:class:`~atmoscope.training.augment.OffNodeSampler` over the training
             nodes only); posterior models default to 1.
         offnode_source: ``auto``, ``simulator`` or ``interpolate`` (see the sampler).
         mismatch: scale of the model-mismatch augmentation: each training spectrum is
             multiplied by ``10 ** (u · r)``, ``r`` a random leave-one-out interpolation
-            residual of the grid (:func:`~atmoscope.data.augment.interpolation_residuals`)
+            residual of the grid (:func:`~atmoscope.training.augment.interpolation_residuals`)
             and ``u ~ N(0, mismatch²)``. Not applied when the spectra come from the
             exact generator (the embedded grid). Posterior models default to 1: the
             residuals are errors across two node spacings, as at a held-out node; between
@@ -83,31 +86,45 @@ class TrainConfig:
     seed: int = 42
 
     def resolved(self) -> TrainConfig:
-        """A copy with every ``None`` replaced by the architecture's default."""
-        if self.model not in MODELS:
-            raise AtmoscopeError(f"unknown model {self.model!r}; available: "
-                                 f"{', '.join(sorted(MODELS))}")
-        defaults = MODELS[self.model].training_defaults
+        """A copy with every ``None`` replaced by the architecture's default, checked.
+
+        Raises:
+            ConfigError: an unknown model, loss, optimizer or schedule, or a value out
+                of range.
+        """
+        cls = model_class(self.model)
         values = asdict(self)
         for key, value in values.items():
-            if value is None and key in defaults:
-                values[key] = defaults[key]
+            if value is None and key in cls.training_defaults:
+                values[key] = cls.training_defaults[key]
         values["noise_snr"] = tuple(values["noise_snr"] or ())
         values["offnode"] = float(values["offnode"] or 0.0)
         values["mismatch"] = float(values["mismatch"] or 0.0)
-        if values["mismatch"] < 0:
-            raise AtmoscopeError(f"mismatch must be >= 0, got {values['mismatch']}")
         if values["noise_profile"] is not None:
             values["noise_profile"] = tuple(float(v) for v in values["noise_profile"])
-        if not 0.0 <= values["offnode"] <= 1.0:
-            raise AtmoscopeError(f"offnode must be a fraction in [0, 1], got {values['offnode']}")
-        if values["noise_profile"] is not None and not values["noise_snr"]:
-            raise AtmoscopeError("a noise profile shapes the training noise: give --noise-snr "
-                                 "LOW,HIGH too")
-        if getattr(MODELS[self.model], "needs_errors", False) and not values["noise_snr"]:
-            raise AtmoscopeError(f"model {self.model!r} estimates posteriors of noisy spectra: "
-                                 "it needs training noise (--noise-snr LOW,HIGH)")
-        return TrainConfig(**values)
+        config = TrainConfig(**values)
+        config._check(cls)
+        return config
+
+    def _check(self, cls) -> None:
+        cls.check_loss(self.loss)
+        if self.optimizer not in _OPTIMIZERS:
+            raise ConfigError(f"unknown optimizer {self.optimizer!r} (adam or adamw)")
+        _lr_factor(self.schedule, 0.0)  # an unknown schedule raises here, not mid-training
+        for name in ("lr", "budget"):
+            value = getattr(self, name)
+            if value is not None and not (math.isfinite(value) and value > 0):
+                raise ConfigError(f"{name} must be a positive finite number, got {value}")
+        if self.mismatch < 0:
+            raise ConfigError(f"mismatch must be >= 0, got {self.mismatch}")
+        if not 0.0 <= self.offnode <= 1.0:
+            raise ConfigError(f"offnode must be a fraction in [0, 1], got {self.offnode}")
+        if self.noise_profile is not None and not self.noise_snr:
+            raise ConfigError("a noise profile shapes the training noise: give --noise-snr "
+                              "LOW,HIGH too")
+        if cls.reads_errors and not self.noise_snr:
+            raise ConfigError(f"model {self.model!r} estimates posteriors of noisy spectra: "
+                              "it needs training noise (--noise-snr LOW,HIGH)")
 
 
 def _lr_factor(schedule: str, progress: float) -> float:
@@ -119,23 +136,26 @@ def _lr_factor(schedule: str, progress: float) -> float:
             return 0.04 + 0.96 * progress / warm
         p = (min(progress, 1.0) - warm) / (1.0 - warm)
         return 0.5 * (1.0 + math.cos(math.pi * p)) * 0.999 + 0.001
-    raise AtmoscopeError(f"unknown schedule {schedule!r} (constant, cosine, onecycle)")
-
-
-def _loss_fn(name: str) -> nn.Module | None:
-    if name == "nll":
-        return None  # the model's own negative log-likelihood (posterior models)
-    if name == "huber":
-        return nn.HuberLoss(delta=1.0)  # the mean over heads = TelescopeML's equal weights
-    if name == "mse":
-        return nn.MSELoss()
-    raise AtmoscopeError(f"unknown loss {name!r} (huber, mse, or nll for posterior models)")
+    raise ConfigError(f"unknown schedule {schedule!r} (constant, cosine, onecycle)")
 
 
 def _atomic_save(obj, path: Path) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     torch.save(obj, tmp)
     tmp.replace(path)
+
+
+@dataclass
+class _Progress:
+    """What a checkpoint holds besides the weights: enough to continue exactly."""
+
+    history: dict = field(default_factory=lambda: {
+        "epoch": [], "train_loss": [], "val_loss": [], "lr": [], "seconds": []})
+    elapsed: float = 0.0
+    best_val: float = math.inf
+    best_state: dict | None = None
+    best_epoch: int = -1
+    next_epoch: int = 0
 
 
 class Trainer:
@@ -149,7 +169,9 @@ class Trainer:
         progress: show a progress bar (epoch, losses, ETA).
 
     After :meth:`fit`: ``model_``, ``preprocessor_``, ``history_`` (per-epoch lists),
-    ``config_`` (resolved), ``best_epoch_``, ``stopped_because_``, ``train_seconds_``.
+    ``config_`` (resolved), ``best_epoch_``, ``stopped_because_``, ``train_seconds_``
+    (the training loop's wall time, which ``budget`` bounds) and ``timings_`` (seconds
+    spent in set-up, optimiser steps, validation and checkpoints).
     """
 
     def __init__(self, config: TrainConfig, checkpoint: str | Path | None = None,
@@ -158,156 +180,226 @@ class Trainer:
         self.checkpoint = checkpoint
         self.progress = progress
 
+    def fit(self, grid: SpectralGrid, split: Split, resume: bool = False) -> Trainer:
+        """Train on ``split.train``; stop early on ``split.val`` loss; keep the best epoch."""
+        start = time.perf_counter()
+        self._setup(grid, split)
+        state = self._restore(grid) if resume else _Progress()
+        self.timings_ = {"setup": time.perf_counter() - start, "steps": 0.0,
+                         "validation": 0.0, "checkpoints": 0.0}
+        self._loop(state)
+        if state.best_state is not None:
+            self.model_.load_state_dict(state.best_state)
+        self.model_.eval()
+        self.history_, self.best_epoch_ = state.history, state.best_epoch
+        self.train_seconds_ = state.elapsed
+        return self
+
+    # --- set-up ---------------------------------------------------------------------------
+    def _setup(self, grid: SpectralGrid, split: Split) -> None:
+        """Resolve the configuration, build the augmentation, the preprocessing (fitted on
+        the training rows only), the validation inputs, the network and its optimiser."""
+        cfg = self.config_ = self.config.resolved()
+        torch.manual_seed(cfg.seed)
+        self._grid_hash = grid.content_hash
+        self._reads_errors = model_class(cfg.model).reads_errors
+        self._profile = None
+        if cfg.noise_profile is not None:
+            if len(cfg.noise_profile) != grid.n_wavelengths:
+                raise ConfigError(f"noise profile has {len(cfg.noise_profile)} values for "
+                                  f"{grid.n_wavelengths} wavelengths")
+            self._profile = noise_profile(np.ones(grid.n_wavelengths), cfg.noise_profile)
+        self._setup_augmentation(grid, split)
+        y = grid.target_values
+        pre = self.preprocessor_ = Preprocessor(
+            grid.targets, spectrum_mode=cfg.spectrum_mode, extra_features=cfg.extra_features,
+            noise_channel=self._reads_errors).fit(grid.flux[split.train], y[split.train])
+        val_flux, val_error = grid.flux[split.val], None
+        if self._reads_errors:  # a posterior is scored on noisy spectra, the same every epoch
+            val_flux, val_error = self._observe(val_flux, np.random.default_rng([cfg.seed, 2**31]))
+        self._x_val, self._e_val = (torch.from_numpy(a) for a in
+                                    pre.transform_spectra(val_flux, val_error))
+        self._y_val = torch.from_numpy(pre.transform_targets(y[split.val]))
+        self._train_flux = grid.flux[split.train]
+        self._y_train = pre.transform_targets(y[split.train])
+        self.model_ = build_model(cfg.model, grid.n_wavelengths, self._e_val.shape[1],
+                                  len(grid.targets), **cfg.model_options)
+        self._opt = _OPTIMIZERS[cfg.optimizer](self.model_.parameters(), lr=cfg.lr,
+                                               weight_decay=cfg.weight_decay)
+
+    def _setup_augmentation(self, grid: SpectralGrid, split: Split) -> None:
+        """Off-node sampler and mismatch residuals, from the training nodes only:
+        validation spectra stay unseen and test nodes never leak."""
+        cfg = self.config_
+        self._sampler, self._residuals = None, None
+        if cfg.offnode > 0:
+            self._sampler = OffNodeSampler(source=cfg.offnode_source).fit(grid, split.train)
+        exact = (self._sampler.source_ == "simulator" if self._sampler is not None
+                 else is_synthetic(grid))
+        if cfg.mismatch > 0 and not exact:
+            self._residuals = interpolation_residuals(grid, split.train)
+            if not len(self._residuals):
+                raise ConfigError("mismatch augmentation: no grid node has neighbours on "
+                                  "both sides along any parameter")
+
+    def _restore(self, grid: SpectralGrid) -> _Progress:
+        """Model, optimiser and progress from the checkpoint of an interrupted run."""
+        path = Path(self.checkpoint) if self.checkpoint else None
+        if path is None or not path.is_file():
+            raise ConfigError(f"cannot resume: no checkpoint at {path}")
+        state = torch.load(path, weights_only=True)
+        # checkpoints from before the posterior options were added lack their keys
+        saved = {"noise_profile": None, "offnode": 0.0, "offnode_source": "auto",
+                 "mismatch": 0.0, **state["config"]}
+        if saved != asdict(self.config_) or state["grid_hash"] != grid.content_hash:
+            raise ConfigError(f"{path}: checkpoint is for another configuration or grid; "
+                              "start again without --resume")
+        self.model_.load_state_dict(state["model"])
+        self._opt.load_state_dict(state["optimizer"])
+        return _Progress(history=state["history"], elapsed=state["elapsed"],
+                         best_val=state["best_val"], best_state=state["best_state"],
+                         best_epoch=state["best_epoch"], next_epoch=state["epoch"] + 1)
+
+    # --- the loop -------------------------------------------------------------------------
+    def _schedule(self) -> tuple[int, int, int]:
+        """Steps per epoch, epochs, patience (both raised on a small grid, see min_steps)."""
+        cfg = self.config_
+        steps = math.ceil(len(self._train_flux) / cfg.batch_size)
+        epochs = cfg.epochs or max(300, math.ceil((cfg.min_steps or 0) / steps))
+        raised = cfg.epochs is None and epochs > 300
+        return steps, epochs, max(cfg.patience, epochs // 3) if raised else cfg.patience
+
+    def _loop(self, state: _Progress) -> None:
+        from tqdm.auto import tqdm
+
+        cfg = self.config_
+        steps, epochs, patience = self._schedule()
+        self.stopped_because_ = "epochs"
+        bar = tqdm(total=epochs, initial=state.next_epoch, desc=f"train {cfg.model}",
+                   unit="epoch", dynamic_ncols=True, mininterval=0.5,
+                   disable=None if self.progress else True)  # None: only on a terminal
+        self._t0 = time.perf_counter() - state.elapsed
+        for epoch in range(state.next_epoch, epochs):
+            train_loss, lr, out_of_time = self._epoch(epoch, steps, epochs)
+            val = self._validate()
+            state.elapsed = time.perf_counter() - self._t0
+            for key, value in zip(state.history, (epoch, train_loss, val, lr, state.elapsed),
+                                  strict=True):
+                state.history[key].append(value)
+            if val < state.best_val:
+                state.best_val, state.best_epoch = val, epoch
+                state.best_state = {k: v.detach().clone()
+                                    for k, v in self.model_.state_dict().items()}
+            bar.set_postfix(train=f"{train_loss:.4f}", val=f"{val:.4f}",
+                            best=state.best_epoch, lr=f"{lr:.1e}")
+            bar.update(1)
+            self._checkpoint(epoch, state)
+            if epoch - state.best_epoch >= patience:
+                self.stopped_because_ = f"no validation improvement for {patience} epochs"
+                break
+            if out_of_time:
+                self.stopped_because_ = f"time budget of {cfg.budget:g} s"
+                break
+        bar.close()
+
+    def _epoch(self, epoch: int, steps: int, epochs: int) -> tuple[float, float, bool]:
+        """One pass over the training rows; returns the mean training loss, the last
+        learning rate, and whether the time budget ran out (the epoch then ends early)."""
+        cfg, start = self.config_, time.perf_counter()
+        # seeded per epoch, so a resumed run draws the same batches and noise
+        rng = np.random.default_rng([cfg.seed, epoch])
+        torch.manual_seed(cfg.seed * 100_003 + epoch)
+        self.model_.train()
+        order = rng.permutation(len(self._train_flux))
+        total, seen, lr, out_of_time = 0.0, 0, cfg.lr, False
+        for i in range(steps):
+            rows = order[i * cfg.batch_size:(i + 1) * cfg.batch_size]
+            xb, eb, yb = self._batch(rows, rng)
+            progress = (epoch * steps + i) / (epochs * steps)
+            if cfg.budget:
+                progress = max(progress, (time.perf_counter() - self._t0) / cfg.budget)
+            lr = cfg.lr * _lr_factor(cfg.schedule, progress)
+            for group in self._opt.param_groups:
+                group["lr"] = lr
+            self._opt.zero_grad(set_to_none=True)
+            loss = self.model_.loss(xb, eb, yb, cfg.loss)
+            loss.backward()
+            self._opt.step()
+            total, seen = total + loss.item() * len(rows), seen + len(rows)
+            if cfg.budget and time.perf_counter() - self._t0 >= cfg.budget:
+                out_of_time = True
+                break
+        self.timings_["steps"] += time.perf_counter() - start
+        return total / seen, lr, out_of_time
+
+    def _batch(self, rows: np.ndarray, rng: np.random.Generator):
+        """Network inputs of one batch: the rows' spectra with off-node replacements,
+        mismatch residuals and fresh noise (the evaluation's noise model)."""
+        cfg, pre = self.config_, self.preprocessor_
+        flux, y = self._train_flux[rows], self._y_train[rows]
+        n_off = int(round(cfg.offnode * len(rows)))
+        if n_off:
+            theta, off_flux = self._sampler.draw(n_off, rng)
+            flux = np.concatenate([flux[n_off:], off_flux])
+            y = np.concatenate([y[n_off:], pre.transform_targets(theta)])
+        if self._residuals is not None:
+            u = rng.normal(0.0, cfg.mismatch, size=(len(flux), 1))
+            picked = self._residuals[rng.integers(len(self._residuals), size=len(flux))]
+            flux = flux * 10.0 ** (u * picked)
+        flux, error = self._observe(flux, rng)
+        xb, eb = (torch.from_numpy(a) for a in pre.transform_spectra(flux, error))
+        return xb, eb, torch.from_numpy(y)
+
     def _observe(self, flux: np.ndarray, rng: np.random.Generator
                  ) -> tuple[np.ndarray, np.ndarray | None]:
-        """Noisy copies of ``flux`` (and their quoted errors for posterior models), with
-        the noise model the evaluation uses."""
+        """Noisy copies of ``flux`` (and their quoted errors for networks that read them)."""
         cfg = self.config_
         if not cfg.noise_snr:
             return flux, None
         snr = log_uniform_snr(*cfg.noise_snr, len(flux), rng)
         observed, error = noisy_observation(flux, snr, rng, self._profile)
-        return observed, error if self._needs_errors else None
+        return observed, error if self._reads_errors else None
 
-    def _loss(self, model: nn.Module, loss_fn, x, e, y) -> torch.Tensor:
-        return model.loss(x, e, y) if loss_fn is None else loss_fn(model(x, e), y)
+    def _validate(self) -> float:
+        start = time.perf_counter()
+        self.model_.eval()
+        with torch.no_grad():
+            val = self.model_.loss(self._x_val, self._e_val, self._y_val, self.config_.loss)
+        self.timings_["validation"] += time.perf_counter() - start
+        return val.item()
 
-    def fit(self, grid: SpectralGrid, split: Split, resume: bool = False) -> Trainer:
-        """Train on ``split.train``; stop early on ``split.val`` loss; keep the best epoch."""
-        cfg = self.config_ = self.config.resolved()
-        torch.manual_seed(cfg.seed)
-        self._needs_errors = getattr(MODELS[cfg.model], "needs_errors", False)
-        self._profile = None
-        if cfg.noise_profile is not None:
-            if len(cfg.noise_profile) != grid.n_wavelengths:
-                raise AtmoscopeError(f"noise profile has {len(cfg.noise_profile)} values for "
-                                     f"{grid.n_wavelengths} wavelengths")
-            self._profile = noise_profile(np.ones(grid.n_wavelengths), cfg.noise_profile)
-        sampler, residuals = None, None
-        # only the training nodes: validation spectra stay unseen, test nodes never leak
-        if cfg.offnode > 0:
-            sampler = OffNodeSampler(grid, split.train, source=cfg.offnode_source)
-        exact = sampler.source_ == "simulator" if sampler is not None else is_synthetic(grid)
-        if cfg.mismatch > 0 and not exact:
-            residuals = interpolation_residuals(grid, split.train)
-            if not len(residuals):
-                raise AtmoscopeError("mismatch augmentation: no grid node has neighbours on "
-                                     "both sides along any parameter")
-        y = grid.target_values
-        pre = Preprocessor(grid.targets, spectrum_mode=cfg.spectrum_mode,
-                           extra_features=cfg.extra_features, noise_channel=self._needs_errors)
-        self.preprocessor_ = pre.fit(grid.flux[split.train], y[split.train])
-        val_flux, val_error = grid.flux[split.val], None
-        if self._needs_errors:  # a posterior is scored on noisy spectra, the same every epoch
-            val_flux, val_error = self._observe(val_flux, np.random.default_rng([cfg.seed, 2**31]))
-        x_val, e_val = (torch.from_numpy(a) for a in pre.transform_spectra(val_flux, val_error))
-        y_val = torch.from_numpy(pre.transform_targets(y[split.val]))
-        train_flux, y_train = grid.flux[split.train], pre.transform_targets(y[split.train])
+    def _checkpoint(self, epoch: int, state: _Progress) -> None:
+        if not self.checkpoint:
+            return
+        start = time.perf_counter()
+        _atomic_save({"model": self.model_.state_dict(), "optimizer": self._opt.state_dict(),
+                      "epoch": epoch, "history": state.history, "elapsed": state.elapsed,
+                      "best_val": state.best_val, "best_state": state.best_state,
+                      "best_epoch": state.best_epoch, "config": asdict(self.config_),
+                      "grid_hash": self._grid_hash}, Path(self.checkpoint))
+        self.timings_["checkpoints"] += time.perf_counter() - start
 
-        model = self.model_ = build_model(cfg.model, grid.n_wavelengths, e_val.shape[1],
-                                          len(grid.targets), **cfg.model_options)
-        if cfg.optimizer == "adam":
-            opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        elif cfg.optimizer == "adamw":
-            opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        else:
-            raise AtmoscopeError(f"unknown optimizer {cfg.optimizer!r} (adam or adamw)")
-        loss_fn = _loss_fn(cfg.loss)
-        if loss_fn is None and not hasattr(model, "loss"):
-            raise AtmoscopeError(f"loss 'nll' needs a posterior model, not {cfg.model!r}")
-
-        history = {"epoch": [], "train_loss": [], "val_loss": [], "lr": [], "seconds": []}
-        start_epoch, elapsed, best_val, best_state, best_epoch = 0, 0.0, math.inf, None, -1
-        ckpt_path = Path(self.checkpoint) if self.checkpoint else None
-        if resume:
-            if ckpt_path is None or not ckpt_path.is_file():
-                raise AtmoscopeError(f"cannot resume: no checkpoint at {ckpt_path}")
-            state = torch.load(ckpt_path, weights_only=True)
-            # checkpoints from before the posterior options were added lack their keys
-            saved = {"noise_profile": None, "offnode": 0.0, "offnode_source": "auto",
-                     "mismatch": 0.0, **state["config"]}
-            if saved != asdict(cfg) or state["grid_hash"] != grid.content_hash:
-                raise AtmoscopeError(f"{ckpt_path}: checkpoint is for another configuration "
-                                     "or grid; start again without --resume")
-            model.load_state_dict(state["model"])
-            opt.load_state_dict(state["optimizer"])
-            history, elapsed = state["history"], state["elapsed"]
-            best_val, best_state, best_epoch = state["best_val"], state["best_state"], \
-                state["best_epoch"]
-            start_epoch = state["epoch"] + 1
-
-        from tqdm.auto import tqdm
-
-        n, bs = len(train_flux), cfg.batch_size
-        steps_per_epoch = math.ceil(n / bs)
-        epochs = cfg.epochs or max(300, math.ceil((cfg.min_steps or 0) / steps_per_epoch))
-        raised = cfg.epochs is None and epochs > 300
-        patience = max(cfg.patience, epochs // 3) if raised else cfg.patience
-        total_steps = epochs * steps_per_epoch
-        self.stopped_because_ = "epochs"
-        bar = tqdm(total=epochs, initial=start_epoch, desc=f"train {cfg.model}",
-                   unit="epoch", dynamic_ncols=True, mininterval=0.5,
-                   disable=None if self.progress else True)  # None: only on a terminal
-        t0 = time.perf_counter() - elapsed
-        for epoch in range(start_epoch, epochs):
-            # seeded per epoch, so a resumed run draws the same batches and noise
-            rng = np.random.default_rng([cfg.seed, epoch])
-            torch.manual_seed(cfg.seed * 100_003 + epoch)
-            model.train()
-            order = rng.permutation(n)
-            total, lr = 0.0, cfg.lr
-            for i in range(steps_per_epoch):
-                rows = order[i * bs:(i + 1) * bs]
-                flux, yb = train_flux[rows], y_train[rows]
-                n_off = int(round(cfg.offnode * len(rows)))
-                if n_off:
-                    theta, off_flux = sampler.draw(n_off, rng)
-                    flux = np.concatenate([flux[n_off:], off_flux])
-                    yb = np.concatenate([yb[n_off:], pre.transform_targets(theta)])
-                if residuals is not None:
-                    u = rng.normal(0.0, cfg.mismatch, size=(len(flux), 1))
-                    flux = flux * 10.0 ** (u * residuals[rng.integers(len(residuals),
-                                                                      size=len(flux))])
-                flux, error = self._observe(flux, rng)
-                xb, eb = (torch.from_numpy(a) for a in pre.transform_spectra(flux, error))
-                progress = (epoch * steps_per_epoch + i) / total_steps
-                if cfg.budget:
-                    progress = max(progress, (time.perf_counter() - t0) / cfg.budget)
-                lr = cfg.lr * _lr_factor(cfg.schedule, progress)
-                for group in opt.param_groups:
-                    group["lr"] = lr
-                opt.zero_grad(set_to_none=True)
-                loss = self._loss(model, loss_fn, xb, eb, torch.from_numpy(yb))
-                loss.backward()
-                opt.step()
-                total += loss.item() * len(rows)
-            model.eval()
-            with torch.no_grad():
-                val = self._loss(model, loss_fn, x_val, e_val, y_val).item()
-            elapsed = time.perf_counter() - t0
-            for key, value in zip(history, (epoch, total / n, val, lr, elapsed), strict=True):
-                history[key].append(value)
-            if val < best_val:
-                best_val, best_epoch = val, epoch
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            bar.set_postfix(train=f"{total / n:.4f}", val=f"{val:.4f}", best=best_epoch,
-                            lr=f"{lr:.1e}")
-            bar.update(1)
-            if ckpt_path is not None:
-                _atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(),
-                              "epoch": epoch, "history": history, "elapsed": elapsed,
-                              "best_val": best_val, "best_state": best_state,
-                              "best_epoch": best_epoch, "config": asdict(cfg),
-                              "grid_hash": grid.content_hash}, ckpt_path)
-            if epoch - best_epoch >= patience:
-                self.stopped_because_ = f"no validation improvement for {patience} epochs"
-                break
-            if cfg.budget and elapsed >= cfg.budget:
-                self.stopped_because_ = f"time budget of {cfg.budget:g} s"
-                break
-        bar.close()
-        if best_state is not None:
-            model.load_state_dict(best_state)
-        model.eval()
-        self.history_, self.best_epoch_, self.train_seconds_ = history, best_epoch, elapsed
-        return self
+    # --- result ---------------------------------------------------------------------------
+    def to_bundle(self, grid: SpectralGrid, split: Split, metrics: dict | None = None
+                  ) -> ModelBundle:
+        """The fitted network with its preprocessing and provenance, as a bundle."""
+        cfg = self.config_
+        return ModelBundle(
+            model=self.model_, preprocessor=self.preprocessor_,
+            wavelength=np.asarray(grid.wavelength), wavelength_unit=str(grid.wavelength_unit),
+            flux_unit=None if grid.flux_unit is None else str(grid.flux_unit),
+            targets=tuple(grid.targets),
+            architecture={"name": cfg.model, "options": cfg.model_options,
+                          "n_extra": self.preprocessor_.n_extra},
+            training={**asdict(cfg), "best_epoch": self.best_epoch_,
+                      "epochs_run": len(self.history_["epoch"]),
+                      "stopped_because": self.stopped_because_,
+                      "train_seconds": self.train_seconds_, "timings": dict(self.timings_)},
+            history=self.history_, metrics=metrics or {},
+            grid={"source": grid.source, "content_hash": grid.content_hash,
+                  "n_spectra": grid.n_spectra},
+            split={**split.description, "sizes": list(split.sizes()),
+                   "test_rows": split.test.tolist()},
+            versions=package_versions(),
+            created=datetime.now(UTC).isoformat(timespec="seconds"),
+        )

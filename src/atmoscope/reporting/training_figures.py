@@ -1,4 +1,10 @@
-"""Figures. Uses matplotlib's object API (no pyplot), so nothing global changes on import."""
+"""Figures of a grid and of a trained model: grid spectra, parity, residuals, loss and
+calibration curves.
+
+Uses matplotlib's object API (no pyplot), so nothing global changes on import. Every
+function saves to ``path`` (PNG or PDF by its extension) and returns the path, or
+returns the matplotlib Figure when ``path`` is None.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +13,28 @@ from pathlib import Path
 import numpy as np
 
 from atmoscope.data.grid import SpectralGrid
+from atmoscope.errors import ConfigError
+from atmoscope.reporting.style import (
+    MINUS,
+    OKABE_ITO,
+    axis_label,
+    format_number,
+    format_power_of_ten,
+    format_with_unit,
+    names_and_units,
+    save_figure,
+)
 
-__all__ = ["OKABE_ITO", "plot_calibration", "plot_grid_spectra", "plot_loss_curves", "plot_parity",
-           "plot_residuals"]
+__all__ = ["PARITY_HEXBIN_THRESHOLD", "plot_calibration", "plot_grid_spectra",
+           "plot_loss_curves", "plot_parity", "plot_residuals"]
 
+#: Above this many points per panel, the parity plot switches from a scatter to a hexbin.
+PARITY_HEXBIN_THRESHOLD = 5000
+
+
+# --------------------------------------------------------------------------- #
+# Grid spectra
+# --------------------------------------------------------------------------- #
 
 def _slice_through_grid(grid: SpectralGrid, color_by: str, max_spectra: int) -> np.ndarray:
     """Rows that vary ``color_by`` with every other parameter held at its middle node."""
@@ -52,7 +76,7 @@ def plot_grid_spectra(
     from matplotlib.figure import Figure
 
     if color_by not in grid.parameters:
-        raise KeyError(f"no parameter {color_by!r}; the grid has {list(grid.parameters)}")
+        raise ConfigError(f"no parameter {color_by!r}; the grid has {list(grid.parameters)}")
     rows = _slice_through_grid(grid, color_by, max_spectra)
     values = grid.parameters[color_by].to_numpy()[rows]
     norm = Normalize(values.min(), values.max())
@@ -70,45 +94,12 @@ def plot_grid_spectra(
     ax.set_title(f"{len(rows)} spectra of {Path(grid.source or 'grid').name}"
                  + (f" ({held})" if held else ""), fontsize=9)
     fig.colorbar(ScalarMappable(norm, cmap), ax=ax, label=color_by)
-    if path is None:
-        return fig
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    return path
+    return save_figure(fig, path)
 
 
 # --------------------------------------------------------------------------- #
-# Model evaluation figures
+# Model evaluation: parity and residuals
 # --------------------------------------------------------------------------- #
-
-# Okabe & Ito (2008) colour-blind-safe palette.
-OKABE_ITO = {
-    "black": "#000000",
-    "orange": "#E69F00",
-    "sky_blue": "#56B4E9",
-    "bluish_green": "#009E73",
-    "yellow": "#F0E442",
-    "blue": "#0072B2",
-    "vermillion": "#D55E00",
-    "reddish_purple": "#CC79A7",
-}
-
-#: Above this many points per panel, the parity plot switches from a scatter to a hexbin.
-PARITY_HEXBIN_THRESHOLD = 5000
-
-
-def _save_or_return(fig, path: str | Path | None, dpi: int = 120):
-    """Return ``fig`` when ``path`` is None, else save it (format from the extension)."""
-    if path is None:
-        return fig
-    path = Path(path)
-    if path.suffix.lower() not in {".png", ".pdf"}:
-        raise ValueError(f"path must end in .png or .pdf, got {path.name!r}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi)
-    return path
-
 
 def _targets(y_true, y_pred, names, units) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
     """Validate and return ``(y_true, y_pred, names, units)`` as (n, k) float arrays and lists."""
@@ -119,52 +110,9 @@ def _targets(y_true, y_pred, names, units) -> tuple[np.ndarray, np.ndarray, list
     if y_pred.ndim == 1:
         y_pred = y_pred[:, None]
     if y_true.ndim != 2 or y_true.shape != y_pred.shape:
-        raise ValueError(f"y_true {y_true.shape} and y_pred {y_pred.shape} must both be (n, k)")
+        raise ConfigError(f"y_true {y_true.shape} and y_pred {y_pred.shape} must both be (n, k)")
     names, units = names_and_units(names, units, y_true.shape[1], "targets")
     return y_true, y_pred, names, units
-
-
-def names_and_units(names, units, k: int, what: str) -> tuple[list[str], list[str]]:
-    """``k`` names and ``k`` units (``""`` for none) from a string or a sequence of them."""
-    names = [names] if isinstance(names, str) else list(names)
-    if len(names) != k:
-        raise ValueError(f"{len(names)} names for {k} {what}")
-    units = [""] * k if units is None else [units] if isinstance(units, str) else list(units)
-    if len(units) != k:
-        raise ValueError(f"{len(units)} units for {k} {what}")
-    return names, [u or "" for u in units]
-
-
-def _label(text: str, unit: str) -> str:
-    return f"{text} [{unit}]" if unit else text
-
-
-def _fmt(value: float) -> str:
-    """Short number for annotations, with a typographic minus sign."""
-    if not np.isfinite(value):
-        return "n/a"
-    text = f"{value:#.3g}".rstrip(".") if abs(value) < 999.5 else f"{value:.0f}"
-    if "e" in text:  # keep scientific notation short: 1.20e-05 -> 1.20e-5
-        mantissa, exponent = text.split("e")
-        text = f"{mantissa}e{int(exponent)}"
-    return text.replace("-", "\u2212")
-
-
-def _with_unit(value: float, unit: str, scale: float | None = None) -> str:
-    """``value`` and ``unit``; with ``scale``, to the decimals that give ``scale`` 3 digits."""
-    text = _fmt(value)
-    if scale is not None and np.isfinite(value) and np.isfinite(scale) and scale > 0:
-        decimals = max(0, 2 - int(np.floor(np.log10(scale))))
-        text = f"{value:.{decimals}f}".replace("-", "\u2212")
-        if float(text.replace("\u2212", "-")) == 0:
-            text = text.lstrip("\u2212")
-    return f"{text} {unit}" if unit else text
-
-
-def _fmt_exp(value: float) -> str:
-    """Compact tick label for a power-of-ten axis: 5e-4, 1e-3."""
-    mantissa, exponent = f"{value:.0e}".split("e")
-    return f"{mantissa}e{int(exponent)}".replace("-", "\u2212")
 
 
 def _panel_grid(k: int, panel_size: float = 3.6, max_cols: int = 3, aspect: float = 1.0):
@@ -179,6 +127,34 @@ def _panel_grid(k: int, panel_size: float = 3.6, max_cols: int = 3, aspect: floa
     for ax in axes[k:]:
         ax.remove()
     return fig, list(axes[:k])
+
+
+def _parity_range(t: np.ndarray, p: np.ndarray) -> tuple[float, float]:
+    """Shared, padded axis range of the true and predicted values of one panel."""
+    if t.size:
+        lo, hi = float(min(t.min(), p.min())), float(max(t.max(), p.max()))
+    else:
+        lo, hi = 0.0, 1.0
+    pad = 0.04 * (hi - lo) if hi > lo else max(abs(lo) * 0.05, 0.5)
+    return lo - pad, hi + pad
+
+
+def _parity_stats(t: np.ndarray, p: np.ndarray, unit: str) -> str:
+    """R², RMSE, bias and count of one panel, one per line."""
+    from sklearn.metrics import r2_score
+
+    n = t.size
+    r2 = float(r2_score(t, p)) if n >= 2 else float("nan")
+    resid = p - t
+    rmse = float(np.sqrt(np.mean(resid**2))) if n else float("nan")
+    bias = float(np.mean(resid)) if n else float("nan")
+    r2_text = f"{r2:.3f}".replace("-", MINUS) if np.isfinite(r2) else "n/a"
+    return "\n".join([
+        f"R² = {r2_text}",
+        f"RMSE = {format_with_unit(rmse, unit)}",
+        f"bias = {format_with_unit(bias, unit, scale=rmse)}",
+        f"n = {n:,}",
+    ])
 
 
 def plot_parity(y_true, y_pred, names, units=None, path: str | Path | None = None):
@@ -199,8 +175,6 @@ def plot_parity(y_true, y_pred, names, units=None, path: str | Path | None = Non
     Returns:
         The saved path, or the matplotlib Figure when ``path`` is None.
     """
-    from sklearn.metrics import r2_score
-
     y_true, y_pred, names, units = _targets(y_true, y_pred, names, units)
     dense = np.count_nonzero(np.isfinite(y_true) & np.isfinite(y_pred), axis=0)
     fig, axes = _panel_grid(y_true.shape[1],
@@ -209,12 +183,7 @@ def plot_parity(y_true, y_pred, names, units=None, path: str | Path | None = Non
         ok = np.isfinite(y_true[:, j]) & np.isfinite(y_pred[:, j])
         t, p = y_true[ok, j], y_pred[ok, j]
         n = t.size
-        if n:
-            lo, hi = float(min(t.min(), p.min())), float(max(t.max(), p.max()))
-        else:
-            lo, hi = 0.0, 1.0
-        pad = 0.04 * (hi - lo) if hi > lo else max(abs(lo) * 0.05, 0.5)
-        lo, hi = lo - pad, hi + pad
+        lo, hi = _parity_range(t, p)
         if n > PARITY_HEXBIN_THRESHOLD:
             hb = ax.hexbin(t, p, gridsize=60, bins="log", mincnt=1, cmap="viridis",
                            extent=(lo, hi, lo, hi), linewidths=0, rasterized=True)
@@ -228,28 +197,16 @@ def plot_parity(y_true, y_pred, names, units=None, path: str | Path | None = Non
         ax.set_xlim(lo, hi)
         ax.set_ylim(lo, hi)
         ax.set_aspect("equal", adjustable="box")
-        ax.set_xlabel(_label(f"true {names[j]}", units[j]))
-        ax.set_ylabel(_label(f"predicted {names[j]}", units[j]))
+        ax.set_xlabel(axis_label(f"true {names[j]}", units[j]))
+        ax.set_ylabel(axis_label(f"predicted {names[j]}", units[j]))
         ax.set_title(names[j])
         ax.grid(True, color="0.9", lw=0.6, zorder=0)
         ax.set_axisbelow(True)
-
-        r2 = float(r2_score(t, p)) if n >= 2 else float("nan")
-        resid = p - t
-        rmse = float(np.sqrt(np.mean(resid**2))) if n else float("nan")
-        bias = float(np.mean(resid)) if n else float("nan")
-        r2_text = f"{r2:.3f}".replace("-", "\u2212") if np.isfinite(r2) else "n/a"
-        stats = "\n".join([
-            f"R² = {r2_text}",
-            f"RMSE = {_with_unit(rmse, units[j])}",
-            f"bias = {_with_unit(bias, units[j], scale=rmse)}",
-            f"n = {n:,}",
-        ])
-        ax.text(0.04, 0.96, stats, transform=ax.transAxes, ha="left", va="top", fontsize=9,
-                zorder=4, gid="parity-stats",
+        ax.text(0.04, 0.96, _parity_stats(t, p, units[j]), transform=ax.transAxes, ha="left",
+                va="top", fontsize=9, zorder=4, gid="parity-stats",
                 bbox=dict(boxstyle="round,pad=0.35", fc="white", ec="0.7", alpha=0.85))
         ax.legend(loc="lower right", fontsize=8, frameon=False)
-    return _save_or_return(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_residuals(y_true, y_pred, names, units=None, path: str | Path | None = None):
@@ -293,16 +250,40 @@ def plot_residuals(y_true, y_pred, names, units=None, path: str | Path | None = 
             note = "no finite residuals"
         ax.axvline(0.0, color=OKABE_ITO["black"], lw=1.2, label="zero")
         if np.isfinite(q68):
-            label = f"±q68 = {_with_unit(q68, units[j])}"
+            label = f"±q68 = {format_with_unit(q68, units[j])}"
             ax.axvline(-q68, color=OKABE_ITO["vermillion"], lw=1.2, ls="--", label=label)
             ax.axvline(q68, color=OKABE_ITO["vermillion"], lw=1.2, ls="--")
-        ax.set_xlabel(_label(f"{names[j]} residual (pred \u2212 true)", units[j]))
+        ax.set_xlabel(axis_label(f"{names[j]} residual (pred {MINUS} true)", units[j]))
         ax.set_ylabel("count")
         ax.set_title(names[j])
         ax.legend(loc="upper left", fontsize=8, title=note, title_fontsize=8,
                   alignment="left", framealpha=0.9, edgecolor="0.8")
         ax.set_ylim(0, ax.get_ylim()[1] * 1.35)  # headroom for the legend
-    return _save_or_return(fig, path)
+    return save_figure(fig, path)
+
+
+# --------------------------------------------------------------------------- #
+# Training history and calibration
+# --------------------------------------------------------------------------- #
+
+def _learning_rate_panel(ax_lr, lr: np.ndarray) -> None:
+    """The learning rate per epoch, on a log axis with compact labels when it varies."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
+
+    ax_lr.plot(np.arange(1, lr.size + 1), lr, color=OKABE_ITO["bluish_green"], lw=1.4)
+    finite_lr = lr[np.isfinite(lr)]
+    if finite_lr.size and finite_lr.min() > 0 and finite_lr.max() > finite_lr.min():
+        ax_lr.set_yscale("log")
+        decades = np.log10(finite_lr.max() / finite_lr.min())
+        subs = (1.0, 2.0, 5.0) if decades < 1.5 else (1.0,)
+        ax_lr.yaxis.set_major_locator(LogLocator(subs=subs, numticks=5))
+        ax_lr.yaxis.set_minor_locator(LogLocator(subs="all"))
+        ax_lr.yaxis.set_major_formatter(FuncFormatter(lambda v, _: format_power_of_ten(v)))
+        ax_lr.yaxis.set_minor_formatter(NullFormatter())
+    ax_lr.set_ylabel("learning rate")
+    ax_lr.set_xlabel("epoch")
+    ax_lr.grid(True, which="major", color="0.88", lw=0.6)
+    ax_lr.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 def plot_loss_curves(history: dict, path: str | Path | None = None):
@@ -318,11 +299,11 @@ def plot_loss_curves(history: dict, path: str | Path | None = None):
         The saved path, or the matplotlib Figure when ``path`` is None.
     """
     from matplotlib.figure import Figure
-    from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
+    from matplotlib.ticker import MaxNLocator
 
     missing = [key for key in ("train_loss", "val_loss") if key not in history]
     if missing:
-        raise KeyError(f"history lacks {missing}; it has {sorted(history)}")
+        raise ConfigError(f"history lacks {missing}; it has {sorted(history)}")
     train = np.asarray(history["train_loss"], dtype=float)
     val = np.asarray(history["val_loss"], dtype=float)
     lr = history.get("lr")
@@ -346,7 +327,7 @@ def plot_loss_curves(history: dict, path: str | Path | None = None):
         ax.axvline(best + 1, color=OKABE_ITO["vermillion"], lw=1, ls=":")
         ax.plot(best + 1, val[best], marker="*", ms=13, color=OKABE_ITO["vermillion"],
                 mec="black", mew=0.5, ls="none", zorder=4,
-                label=f"best validation: epoch {best + 1} ({_fmt(val[best])})")
+                label=f"best validation: epoch {best + 1} ({format_number(val[best])})")
     ax.set_ylabel("loss")
     ax.grid(True, which="major", color="0.88", lw=0.6)
     ax.legend(loc="upper right", fontsize=9, framealpha=0.9, edgecolor="0.8")
@@ -354,29 +335,28 @@ def plot_loss_curves(history: dict, path: str | Path | None = None):
     if ax_lr is None:
         ax.set_xlabel("epoch")
     else:
-        ax_lr.plot(np.arange(1, lr.size + 1), lr, color=OKABE_ITO["bluish_green"], lw=1.4)
-        finite_lr = lr[np.isfinite(lr)]
-        if finite_lr.size and finite_lr.min() > 0 and finite_lr.max() > finite_lr.min():
-            ax_lr.set_yscale("log")
-            decades = np.log10(finite_lr.max() / finite_lr.min())
-            subs = (1.0, 2.0, 5.0) if decades < 1.5 else (1.0,)
-            ax_lr.yaxis.set_major_locator(LogLocator(subs=subs, numticks=5))
-            ax_lr.yaxis.set_minor_locator(LogLocator(subs="all"))
-            ax_lr.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _fmt_exp(v)))
-            ax_lr.yaxis.set_minor_formatter(NullFormatter())
-        ax_lr.set_ylabel("learning rate")
-        ax_lr.set_xlabel("epoch")
-        ax_lr.grid(True, which="major", color="0.88", lw=0.6)
-        ax_lr.xaxis.set_major_locator(MaxNLocator(integer=True))
-    return _save_or_return(fig, path)
+        _learning_rate_panel(ax_lr, lr)
+    return save_figure(fig, path)
 
 
 def plot_calibration(report: dict, names=None, path: str | Path | None = None):
     """Expected-coverage curves (nominal vs empirical, per parameter and joint) and
-    simulation-based-calibration rank histograms, from
-    :func:`atmoscope.evaluation.calibration.calibrate_sampler`. When the report holds a
-    ``"monte_carlo"`` comparison (a posterior model's point estimate with Monte-Carlo
-    draws over the errors), its curves are drawn dotted in the same colours."""
+    simulation-based-calibration rank histograms.
+
+    Args:
+        report: a coverage report (:func:`atmoscope.evaluation.calibration.coverage_report`,
+            as :func:`~atmoscope.evaluation.calibration.calibrate_sampler` returns it:
+            ``coverage``, ``joint``, ``levels``, ``ranks``, ``n_samples``, ``n_spectra``,
+            ``snr_range``). When it holds a ``"monte_carlo"`` comparison (a posterior
+            model's point estimate with Monte-Carlo draws over the errors), its curves are
+            drawn dotted in the same colours.
+        names: display names of the parameters, in the report's order; None for the
+            report's own keys.
+        path: where to save the figure (PNG/PDF by extension); None to only return it.
+
+    Returns:
+        The saved path, or the matplotlib Figure when ``path`` is None.
+    """
     from matplotlib.figure import Figure
 
     targets = list(report["coverage"])
@@ -404,10 +384,10 @@ def plot_calibration(report: dict, names=None, path: str | Path | None = None):
                  f"{report['snr_range'][1]:g}")
     ax.legend(fontsize=8, loc="upper left")
     ranks = np.asarray(report["ranks"])
-    for j, (t, name) in enumerate(zip(targets, names, strict=True)):
+    for j, name in enumerate(names):
         rax = fig.add_subplot(grid[:, 1 + j])
         rax.hist(ranks[:, j], bins=20, range=(0, report["n_samples"]),
                  color=colours[j % len(colours)], alpha=0.8)
         rax.axhline(len(ranks) / 20, color="0.3", ls="--", lw=1)
         rax.set(title=f"SBC ranks: {name}", xlabel="rank of truth", yticks=[])
-    return _save_or_return(fig, path)
+    return save_figure(fig, path)

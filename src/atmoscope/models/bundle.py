@@ -1,0 +1,267 @@
+"""The model bundle: one directory holding everything needed to use and trust a model.
+
+``bundle.json``  architecture, training configuration, fitted preprocessing, wavelength
+                 grid and units, target names, history, test metrics, the training
+                 grid's content hash, the split, package versions.
+``weights.pt``   the network's state dict (tensors only; loaded with
+                 ``weights_only=True``, so no code is ever unpickled).
+
+A :class:`ModelBundle` is an *estimator*: ``predict`` gives point estimates and
+``sample`` draws its uncertainty — Monte-Carlo over the flux errors for a point
+network, the learned posterior for a posterior network — in physical units, through
+the one conditioning path of :mod:`atmoscope.models.sampling`.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import platform
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from atmoscope._version import __version__
+from atmoscope.data.preprocessing import Preprocessor
+from atmoscope.errors import BundleError, ConfigError
+from atmoscope.models.base import KINDS
+from atmoscope.models.registry import build_model
+from atmoscope.models.sampling import (
+    monte_carlo_samples,
+    network_error,
+    network_flux,
+    usable_pixels,
+)
+
+__all__ = ["FORMAT", "FORMAT_VERSION", "ModelBundle", "is_bundle", "load_model", "package_versions"]
+
+FORMAT = "atmoscope-model-bundle"
+FORMAT_VERSION = 1
+_META, _WEIGHTS = "bundle.json", "weights.pt"
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of Python and the packages a bundle's numbers depend on."""
+    import pandas
+    import sklearn
+
+    return {"atmoscope": __version__, "python": platform.python_version(),
+            "torch": torch.__version__, "numpy": np.__version__,
+            "pandas": pandas.__version__, "scikit-learn": sklearn.__version__}
+
+
+@dataclass
+class ModelBundle:
+    """A trained network with its preprocessing and provenance.
+
+    Use :meth:`predict` and :meth:`sample` on flux arrays sampled on :attr:`wavelength`.
+    """
+
+    model: nn.Module
+    preprocessor: Preprocessor
+    wavelength: np.ndarray
+    wavelength_unit: str
+    flux_unit: str | None
+    targets: tuple[str, ...]
+    architecture: dict
+    training: dict
+    history: dict
+    metrics: dict
+    grid: dict
+    split: dict
+    versions: dict
+    created: str
+
+    # --- what kind of estimator -----------------------------------------------------------
+    @property
+    def kind(self) -> str:
+        """``"point"`` or ``"posterior"``, as the network's class declares."""
+        return self.model.kind
+
+    @property
+    def uncertainty(self) -> str:
+        """``"monte_carlo"`` or ``"posterior"``: what :meth:`sample` draws."""
+        return KINDS[self.kind][0]
+
+    @property
+    def sample_label(self) -> str:
+        """What the samples are called in reports ("Monte-Carlo draws", ...)."""
+        return KINDS[self.kind][1]
+
+    @property
+    def reads_errors(self) -> bool:
+        """Whether the network reads the flux errors (posterior networks do)."""
+        return self.model.reads_errors
+
+    @property
+    def uses_flux_level(self) -> bool:
+        """Whether the network reads the absolute flux level (not ``--scale-free``)."""
+        return self.preprocessor.extra_features != "none"
+
+    @property
+    def members(self) -> list[ModelBundle]:
+        """An estimator's models: here, this one."""
+        return [self]
+
+    @property
+    def noise_profile(self) -> np.ndarray | None:
+        """The relative-error shape the training noise had (None: the same S/N everywhere)."""
+        profile = self.training.get("noise_profile")
+        return None if profile is None else np.asarray(profile, dtype=np.float64)
+
+    # --- estimates ------------------------------------------------------------------------
+    def _network_inputs(self, flux, error, mask):
+        """Filled flux, the errors the network reads (None for point networks) and the
+        usable pixels, through :mod:`atmoscope.models.sampling`."""
+        flux = np.atleast_2d(np.asarray(flux, dtype=np.float64))
+        usable = usable_pixels(flux, mask)
+        filled = network_flux(flux, usable, self.wavelength)
+        if not self.reads_errors:
+            return filled, None, usable
+        if error is None:  # no quoted errors: the best S/N the model was trained for
+            profile = 1.0 if self.noise_profile is None else self.noise_profile
+            return filled, np.abs(filled) * profile / max(self.training["noise_snr"]), usable
+        error = np.broadcast_to(np.asarray(error, dtype=np.float64), flux.shape)
+        return filled, network_error(flux, error, usable, filled), usable
+
+    @torch.no_grad()
+    def predict(self, flux: np.ndarray, error: np.ndarray | None = None,
+                mask: np.ndarray | None = None, batch_size: int = 8192) -> np.ndarray:
+        """Point estimates in physical units, shape ``(n, n_targets)``, in :attr:`targets`
+        order (for a posterior network, the posterior mean).
+
+        Args:
+            flux: spectra on this bundle's wavelength grid, shape ``(n, n_wavelengths)``.
+            error: their 1σ errors, read by posterior networks (:attr:`reads_errors`);
+                None there means the highest S/N of the training noise.
+            mask: pixels with data (default: every finite pixel); others are filled.
+        """
+        filled, net_error, _ = self._network_inputs(flux, error, mask)
+        return self._forward(filled, net_error, batch_size)
+
+    def _forward(self, flux: np.ndarray, error: np.ndarray | None, batch_size: int = 8192
+                 ) -> np.ndarray:
+        batch_size = min(batch_size, self.model.max_batch)
+        self.model.eval()
+        out = []
+        for i in range(0, len(flux), batch_size):
+            x, e = (torch.from_numpy(a) for a in self.preprocessor.transform_spectra(
+                flux[i:i + batch_size], None if error is None else error[i:i + batch_size]))
+            out.append(self.model(x, e).numpy())
+        z = np.concatenate(out) if out else np.zeros((0, len(self.targets)))
+        return self.preprocessor.inverse_transform_targets(z)
+
+    @torch.no_grad()
+    def sample(self, flux: np.ndarray, error: np.ndarray | None = None, n: int = 1000,
+               seed: int = 0, mask: np.ndarray | None = None) -> np.ndarray:
+        """Samples of the uncertainty in physical units, shape ``(n_spectra, n, n_targets)``.
+
+        A point network: its estimates of ``n`` Monte-Carlo draws of each spectrum over
+        its errors (:func:`~atmoscope.models.sampling.monte_carlo_samples`; without
+        errors, ``n`` copies of the estimate). A posterior network: ``n`` samples of its
+        posterior given the spectrum and its errors.
+
+        Args:
+            flux, error: spectra and their 1σ errors on this bundle's wavelengths.
+            n: samples per spectrum.
+            seed: row ``i`` draws from ``default_rng([seed, i])``, so a spectrum's
+                samples do not depend on the batch it came in.
+            mask: pixels with data (default: every finite pixel).
+        """
+        if n < 1:
+            raise ConfigError(f"samples per spectrum must be at least 1, got {n}")
+        flux = np.atleast_2d(np.asarray(flux, dtype=np.float64))
+        if self.kind == "posterior":
+            return self._posterior_samples(flux, error, n, seed, mask)
+        usable = usable_pixels(flux, mask)
+        error = None if error is None else np.broadcast_to(
+            np.asarray(error, dtype=np.float64), flux.shape)
+        return monte_carlo_samples(lambda f, e: self._forward(f, None), flux, error, n, seed,
+                                   usable, self.wavelength)
+
+    def _posterior_samples(self, flux, error, n, seed, mask, batch_size: int = 131_072):
+        filled, net_error, _ = self._network_inputs(flux, error, mask)
+        self.model.eval()
+        step, k = max(1, batch_size // n), len(self.targets)
+        out = np.empty((len(flux), n, k))
+        for i in range(0, len(flux), step):
+            x, e = (torch.from_numpy(a) for a in self.preprocessor.transform_spectra(
+                filled[i:i + step], net_error[i:i + step]))
+            noise = np.stack([np.random.default_rng([seed, row]).standard_normal((n, k))
+                              for row in range(i, min(i + step, len(flux)))])
+            z = self.model.transform_noise(x, e, torch.from_numpy(noise.astype(np.float32)))
+            out[i:i + step] = self.preprocessor.inverse_transform_targets(
+                z.numpy().reshape(-1, k)).reshape(z.shape)
+        return out
+
+    # --- files ----------------------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        """Write the bundle directory (replacing an existing one only once complete)."""
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.partial")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        meta = {
+            "format": FORMAT, "format_version": FORMAT_VERSION, "created": self.created,
+            "targets": list(self.targets), "wavelength": self.wavelength.tolist(),
+            "wavelength_unit": self.wavelength_unit, "flux_unit": self.flux_unit,
+            "architecture": self.architecture, "training": self.training,
+            "preprocessing": self.preprocessor.to_dict(), "history": self.history,
+            "metrics": self.metrics, "grid": self.grid, "split": self.split,
+            "versions": self.versions,
+        }
+        (tmp / _META).write_text(json.dumps(meta, indent=1))
+        torch.save(self.model.state_dict(), tmp / _WEIGHTS)
+        if path.exists():
+            shutil.rmtree(path)
+        tmp.replace(path)
+        return path
+
+
+def is_bundle(path: str | Path) -> bool:
+    """Whether ``path`` is a bundle directory (it holds ``bundle.json``)."""
+    return (Path(path) / _META).is_file()
+
+
+def load_model(path: str | Path) -> ModelBundle:
+    """Restore a bundle written by :meth:`ModelBundle.save`.
+
+    Raises:
+        BundleError: a missing, corrupt or incompatible bundle, in one line.
+    """
+    path = Path(path)
+    if not (path / _META).is_file() or not (path / _WEIGHTS).is_file():
+        raise BundleError(f"{path}: not a model bundle (needs {_META} and {_WEIGHTS})")
+    try:
+        meta = json.loads((path / _META).read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BundleError(f"{path / _META}: corrupt bundle metadata ({exc})") from None
+    if meta.get("format") != FORMAT:
+        raise BundleError(f"{path}: not an atmoscope model bundle")
+    if meta.get("format_version", 0) > FORMAT_VERSION:
+        raise BundleError(f"{path}: bundle format {meta['format_version']} is newer than "
+                          f"this atmoscope ({__version__}) reads; upgrade atmoscope")
+    try:
+        arch = meta["architecture"]
+        pre = Preprocessor.from_dict(meta["preprocessing"])
+        model = build_model(arch["name"], len(meta["wavelength"]), arch["n_extra"],
+                            len(meta["targets"]), **arch["options"])
+        state = torch.load(path / _WEIGHTS, map_location="cpu", weights_only=True)
+        model.load_state_dict(state)
+    except KeyError as exc:
+        raise BundleError(f"{path}: bundle metadata lacks {exc}") from None
+    except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise BundleError(f"{path / _WEIGHTS}: weights do not load ({first})") from None
+    model.eval()
+    return ModelBundle(
+        model=model, preprocessor=pre, wavelength=np.asarray(meta["wavelength"]),
+        wavelength_unit=meta["wavelength_unit"], flux_unit=meta["flux_unit"],
+        targets=tuple(meta["targets"]), architecture=arch, training=meta["training"],
+        history=meta["history"], metrics=meta["metrics"], grid=meta["grid"],
+        split=meta["split"], versions=meta["versions"], created=meta["created"],
+    )

@@ -1,0 +1,106 @@
+"""An ensemble of bundles is an estimator too: same interface, members pooled.
+
+Deep ensembles (Lakshminarayanan et al. 2017) add the spread between independently
+trained networks — model uncertainty — to each member's own uncertainty. The members
+must agree on targets, wavelengths and kind; on disk an ensemble is a folder of
+bundles (``member-0``, ``member-1``, … as ``atmoscope train --ensemble N`` writes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from atmoscope.errors import BundleError
+from atmoscope.models.bundle import ModelBundle, is_bundle, load_model
+
+__all__ = ["Ensemble", "load_estimator", "member_path"]
+
+
+def member_path(folder: str | Path, index: int) -> Path:
+    """Where member ``index`` of an ensemble saved in ``folder`` lives."""
+    return Path(folder) / f"member-{index}"
+
+
+class Ensemble:
+    """Equal mixture of model bundles, with the :class:`ModelBundle` estimator interface.
+
+    Args:
+        members: the bundles (one is fine: it then behaves exactly as that bundle).
+        names: where each member came from, for error messages.
+
+    Raises:
+        BundleError: members that differ in targets, wavelengths or kind.
+    """
+
+    def __init__(self, members: Sequence[ModelBundle], names: Sequence[str] | None = None):
+        self.members = list(members)
+        if not self.members:
+            raise BundleError("an ensemble needs at least one model")
+        names = list(names) if names is not None else [f"member {i}" for i in
+                                                      range(len(self.members))]
+        first = self.members[0]
+        for bundle, name in zip(self.members[1:], names[1:], strict=True):
+            if bundle.targets != first.targets or not np.array_equal(bundle.wavelength,
+                                                                     first.wavelength):
+                raise BundleError(f"{name}: ensemble member differs in targets or wavelengths")
+            if bundle.kind != first.kind:
+                raise BundleError(f"{name}: an ensemble mixes {first.kind} and {bundle.kind} "
+                                  "models")
+
+    @property
+    def reference(self) -> ModelBundle:
+        """The first member: its metadata (grid, units, training) speaks for all."""
+        return self.members[0]
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+    def predict(self, flux: np.ndarray, error: np.ndarray | None = None,
+                mask: np.ndarray | None = None) -> np.ndarray:
+        """The members' mean point estimate, ``(n, n_targets)``."""
+        return np.mean([m.predict(flux, error, mask) for m in self.members], axis=0)
+
+    def sample(self, flux: np.ndarray, error: np.ndarray | None = None, n: int = 1000,
+               seed: int = 0, mask: np.ndarray | None = None) -> np.ndarray:
+        """An equal mixture: each member draws ``ceil(n / len(members))`` samples (member
+        ``i`` with seed ``seed + i``); shape ``(n_spectra, members × per member, k)``."""
+        per = -(-n // len(self.members))
+        return np.concatenate([m.sample(flux, error, per, seed=seed + i, mask=mask)
+                               for i, m in enumerate(self.members)], axis=1)
+
+    def __repr__(self) -> str:
+        first = self.members[0]
+        return (f"Ensemble({len(self.members)} × {first.architecture['name']}, "
+                f"{first.kind}, targets {list(first.targets)})")
+
+
+def _shared(name: str) -> property:
+    return property(lambda self: getattr(self.members[0], name),
+                    doc=f"The members' ``{name}`` (the first member's; they agree).")
+
+
+# metadata every member shares: the ensemble answers with the first member's
+for _name in ("kind", "uncertainty", "sample_label", "reads_errors", "uses_flux_level",
+              "noise_profile", "targets", "wavelength", "wavelength_unit", "flux_unit",
+              "training", "architecture", "grid", "split", "metrics", "history", "versions",
+              "created", "preprocessor"):
+    setattr(Ensemble, _name, _shared(_name))
+
+
+def load_estimator(path: str | Path) -> Ensemble:
+    """A bundle, or every bundle in the sub-folders of an ensemble folder, as an
+    :class:`Ensemble` (of one, for a single bundle).
+
+    Raises:
+        BundleError: neither a bundle nor a folder of bundles, or members that differ.
+    """
+    path = Path(path)
+    if is_bundle(path):
+        return Ensemble([load_model(path)], [str(path)])
+    members = sorted(p for p in path.glob("*/") if is_bundle(p))
+    if not members:
+        raise BundleError(f"{path}: not a model bundle (nor a folder of bundles)")
+    return Ensemble([load_model(p) for p in members], [str(p) for p in members])

@@ -1,0 +1,208 @@
+"""The sequences the CLI, the demo and the benchmarks share: train → evaluate → bundle →
+figures, an ensemble of such runs, and the demo itself.
+
+This module sits above training, evaluation and reporting and below the CLI: the CLI
+only parses arguments and prints what these functions return.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from atmoscope.data.grid import SpectralGrid
+from atmoscope.data.splits import Split
+from atmoscope.data.targets import target_labels
+from atmoscope.evaluation.report import evaluate_estimator
+from atmoscope.models import Ensemble, ModelBundle
+from atmoscope.models.ensemble import member_path
+from atmoscope.training.trainer import TrainConfig, Trainer
+
+__all__ = ["format_prediction", "noise_profile_from_spectrum", "run_demo", "train_bundle",
+           "train_ensemble", "training_summary", "write_figures"]
+
+
+def write_figures(folder: Path, targets, truth: np.ndarray, predicted: np.ndarray,
+                  history: dict | None) -> list[Path]:
+    """Parity plot, residual histograms and (if given) loss curves, as PNG."""
+    from atmoscope.reporting import plot_loss_curves, plot_parity, plot_residuals
+
+    names, units = target_labels(targets)
+    paths = [plot_parity(truth, predicted, names, units, folder / "parity.png"),
+             plot_residuals(truth, predicted, names, units, folder / "residuals.png")]
+    if history:
+        paths.append(plot_loss_curves(history, folder / "loss_curves.png"))
+    return paths
+
+
+def train_bundle(grid: SpectralGrid, split: Split, config: TrainConfig, out: str | Path | None,
+                 *, resume: bool = False, progress: bool = True,
+                 snrs: tuple[float, ...] = (10, 20, 50)) -> tuple[ModelBundle, dict]:
+    """Train, score on ``split.test`` (noiseless and noisy), save the bundle and figures.
+
+    Args:
+        out: bundle directory; its checkpoint is ``<out>.checkpoint.pt`` (kept for
+            ``resume`` until the bundle is written). None: keep in memory only.
+
+    Returns:
+        The bundle and the evaluation report (with the test predictions). The bundle's
+        ``training["timings"]`` says how long set-up, optimiser steps, validation,
+        checkpoints and the final evaluation took (only the loop counts against
+        ``config.budget``); in memory it also has the time saving took.
+    """
+    out = Path(out) if out is not None else None
+    checkpoint = out.with_name(out.name + ".checkpoint.pt") if out is not None else None
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    trainer = Trainer(config, checkpoint=checkpoint, progress=progress).fit(
+        grid, split, resume=resume)
+    bundle = trainer.to_bundle(grid, split)
+    start = time.perf_counter()
+    report = evaluate_estimator(bundle, grid, split.test, snrs=snrs)
+    bundle.metrics = {k: v for k, v in report.items() if k != "predictions"}
+    timings = bundle.training["timings"]
+    timings["evaluation"] = time.perf_counter() - start
+    if out is not None:
+        start = time.perf_counter()
+        bundle.save(out)
+        write_figures(out / "figures", grid.targets, grid.target_values[split.test],
+                      report["predictions"], bundle.history)
+        timings["save"] = time.perf_counter() - start
+        checkpoint.unlink(missing_ok=True)
+    return bundle, report
+
+
+def train_ensemble(grid: SpectralGrid, split: Split, config: TrainConfig, out: str | Path | None,
+                   members: int = 1, *, resume: bool = False, progress: bool = True,
+                   on_member: Callable[[Path | None, ModelBundle, dict], None] | None = None
+                   ) -> list[tuple[ModelBundle, dict]]:
+    """Train ``members`` bundles with seeds ``config.seed``, ``config.seed + 1``, …; one
+    member is written to ``out`` itself, several to ``out/member-i`` (an ensemble folder
+    that :func:`~atmoscope.models.load_estimator` reads back).
+
+    Args:
+        on_member: called with ``(path, bundle, report)`` as each member is done.
+
+    Returns:
+        ``(bundle, report)`` of each member, in order.
+    """
+    from dataclasses import replace
+
+    results = []
+    for i in range(members):
+        target = out if members == 1 or out is None else member_path(out, i)
+        bundle, report = train_bundle(grid, split, replace(config, seed=config.seed + i),
+                                      target, resume=resume, progress=progress)
+        if on_member is not None:
+            on_member(target, bundle, report)
+        results.append((bundle, report))
+    return results
+
+
+def noise_profile_from_spectrum(path: str | Path, grid: SpectralGrid) -> tuple[float, ...]:
+    """The relative-error shape of an observed spectrum, on the grid's wavelengths
+    (``TrainConfig.noise_profile``, ``train --noise-profile``).
+
+    Raises:
+        SpectrumError: the file cannot be read or has no flux errors.
+    """
+    from atmoscope.data.noise import noise_profile
+    from atmoscope.errors import SpectrumError
+    from atmoscope.observed import clean_spectrum, read_spectrum, resample
+
+    spectrum = read_spectrum(path)
+    if spectrum.error is None:
+        raise SpectrumError(f"{path}: no flux errors to take a noise profile from")
+    on_grid = resample(clean_spectrum(spectrum)[0], grid.wavelength_quantity, allow_partial=True)
+    return tuple(noise_profile(on_grid.flux.value, on_grid.error.value).tolist())
+
+
+def run_demo(out: Path, budget: float, echo: Callable[[str], None] = print) -> Path:
+    """The main job on the embedded default grid: generate it, write and read it back,
+    train the default model on a leave-nodes-out split, report, then predict a mock
+    observed T dwarf with uncertainties and write its HTML report.
+
+    Args:
+        out: output folder; ``budget``: training seconds; ``echo``: where lines go.
+
+    Returns:
+        The HTML report's path.
+    """
+    from atmoscope.data import read_grid, write_grid
+    from atmoscope.data.splits import node_split
+    from atmoscope.evaluation.report import format_report
+    from atmoscope.prediction import Predictor
+    from atmoscope.reporting import plot_grid_spectra, write_prediction_report
+    from atmoscope.synthetic import F_NU_UNIT, mock_observation, synthetic_grid
+
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    generated = synthetic_grid()
+    elapsed = time.perf_counter() - start
+    path = write_grid(generated, out / "synthetic_grid.csv")
+    g = read_grid(path, flux_unit=F_NU_UNIT)  # read back: the file is what users get
+    echo(f"embedded grid: {g.n_spectra} spectra × {g.n_wavelengths} wavelengths "
+         f"generated in {elapsed:.2f} s, written to {path}")
+    echo("(an analytic stand-in for demos and tests, not a physical model)")
+    for name, values in g.unique_values().items():
+        echo(f"  {name:<12} {values.size:>3} nodes, {values.min():g} … {values.max():g}")
+    echo(f"  duplicate spectra: {g.n_duplicate_spectra}")
+    echo(f"  content hash: {g.content_hash}")
+    echo(f"figure: {plot_grid_spectra(g, color_by='temperature', path=out / 'grid_spectra.png')}")
+
+    split = node_split(g)
+    held = split.description["holdout"]["temperature"]
+    echo(f"\ntraining the default model for {budget:g} s; test = every spectrum at the "
+         f"{len(held)} held-out Teff nodes ({', '.join(f'{t:g}' for t in held)} K): "
+         f"{len(split.test)} spectra never seen in training")
+    bundle, report = train_bundle(g, split, TrainConfig(budget=budget), out / "model")
+    echo(training_summary(bundle))
+    echo(format_report(report))
+    echo(f"model bundle: {out / 'model'} (figures in {out / 'model' / 'figures'})")
+
+    # "predict my spectrum": a mock observation between the grid nodes, at Earth
+    truth = {"gravity": 4.6, "temperature": 830.0, "c_o_ratio": 1.2, "metallicity": 0.15}
+    observed = mock_observation(truth, out / "mock_T_dwarf.ecsv")
+    echo(f"\nmock observation {observed} (S/N 30, R ≈ 300, d = 10 pc, R = 1 R_Jup); "
+         "truth: " + ", ".join(f"{k} {v:g}" for k, v in truth.items()))
+    predictor = Predictor(Ensemble([bundle]), grid=g, n_samples=100, distance_pc=10.0,
+                          radius_rjup=1.0)
+    prediction = predictor.predict(observed)
+    echo(format_prediction(prediction))
+    return write_prediction_report(prediction, predictor, out / "report.html")
+
+
+def training_summary(bundle: ModelBundle) -> str:
+    """One line: how long training ran, why it stopped, and where the time went."""
+    t = bundle.training
+    parts = ", ".join(f"{k} {v:.1f} s" for k, v in t.get("timings", {}).items())
+    return (f"trained {t['model']} for {t['epochs_run']} epochs in {t['train_seconds']:.0f} s "
+            f"(best epoch {t['best_epoch'] + 1}; stopped: {t['stopped_because']})"
+            + (f"\ntime: {parts}" if parts else ""))
+
+
+def format_prediction(prediction) -> str:
+    """A prediction as the terminal shows it: parameters, fit quality, notes."""
+    from atmoscope.data.targets import target_label
+
+    lines = [f"{prediction.source}: {prediction.n_models} model(s) × "
+             f"{prediction.n_draws} {prediction.sample_label}",
+             f"{'parameter':<14}{'mean':>10}{'std':>9}{'2.5%':>10}{'16%':>10}{'50%':>10}"
+             f"{'84%':>10}{'97.5%':>10}"]
+    for name, s in prediction.summary().items():
+        label, unit = target_label(name)
+        label = f"{label} [{unit}]" if unit else label
+        lines.append(f"{label:<14}{s['mean']:>10.4g}{s['std']:>9.3g}" + "".join(
+            f"{s[k]:>10.4g}" for k in ("p2_5", "p16", "p50", "p84", "p97_5")))
+    if prediction.fit is not None:
+        f = prediction.fit
+        lines.append(f"χ² = {f.chi2:.1f} for {f.dof} degrees of freedom (reduced "
+                     f"{f.reduced_chi2:.2f}, p = {f.p_value:.2g}); flux scale "
+                     f"{prediction.scale:.4g}")
+    if prediction.implied_radius_rjup is not None:
+        lines.append(f"implied radius: {prediction.implied_radius_rjup:.3f} R_Jup")
+    lines += [f"note: {flag}" for flag in prediction.flags]
+    return "\n".join(lines)
