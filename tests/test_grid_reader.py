@@ -217,7 +217,7 @@ def test_corrupt_compressed_csv_is_a_grid_error(tmp_path, name):
 
 
 def test_custom_grid_reader(tmp_path, small_frame, monkeypatch):
-    monkeypatch.setattr(grid_io, "GRID_READERS", dict(grid_io.GRID_READERS))
+    monkeypatch.setattr(grid_io, "GRID_READERS", grid_io.GRID_READERS.copy())
 
     @register_grid_reader(".json")
     def read_json_grid(path):

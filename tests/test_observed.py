@@ -210,7 +210,7 @@ def test_ecsv_units_text_and_fits_table(tmp_path):
 @pytest.fixture
 def readers(monkeypatch):
     """A private copy of the registry, so a test's formats do not outlive it."""
-    monkeypatch.setattr(formats, "SPECTRUM_READERS", dict(formats.SPECTRUM_READERS))
+    monkeypatch.setattr(formats, "SPECTRUM_READERS", formats.SPECTRUM_READERS.copy())
     return formats.SPECTRUM_READERS
 
 

@@ -25,6 +25,12 @@ class SuffixRegistry(dict):
         super().__init__()
         self.what = what
 
+    def copy(self) -> SuffixRegistry:
+        """A registry with the same formats (e.g. to restore after a test adds one)."""
+        new = SuffixRegistry(self.what)
+        new.update(self)
+        return new
+
     def register(self, *suffixes: str) -> Callable[[Callable], Callable]:
         """Decorator: the function handles files ending in ``suffixes`` (registering a
         suffix again replaces its function).
