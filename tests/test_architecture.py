@@ -30,7 +30,8 @@ def _unit(module: str) -> str:
 
 def _imports(path: Path):
     for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("atmoscope."):
+        if (isinstance(node, ast.ImportFrom) and node.module
+                and node.module.startswith("atmoscope.")):
             yield node.module, node.lineno
         elif isinstance(node, ast.Import):
             for alias in node.names:

@@ -1,24 +1,17 @@
 """The command line as a user meets it: outputs, JSON, exit codes, one-line errors."""
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from atmoscope.cli import main
-
-SCRIPT = Path(sys.executable).with_name("atmoscope")
-
-
-def run(*args):
-    """The installed console script, as a user runs it."""
-    return subprocess.run([str(SCRIPT), *map(str, args)], capture_output=True, text=True,
-                          env={**os.environ, "COLUMNS": "100"}, timeout=300)
+from atmoscope.data import write_grid
+from atmoscope.models import load_model
+from atmoscope.synthetic import mock_observation, synthetic_grid
+from tests.helpers import SMALL_NODES as SMALL
+from tests.helpers import run
 
 
 def single_error_line(stderr: str) -> str:
@@ -29,6 +22,7 @@ def single_error_line(stderr: str) -> str:
     return lines[0]
 
 
+# --- grids --------------------------------------------------------------------------------
 def test_synthetic_grid_then_info_json(tmp_path):
     out = tmp_path / "grid.csv"
     result = run("grid", "synthetic", "--out", out)
@@ -122,17 +116,110 @@ def test_help_and_version(capsys):
     assert "atmoscope, version" in capsys.readouterr().out
 
 
-def test_demo(tmp_path):
-    result = run("demo", "--out", tmp_path / "demo", "--budget", "5")
-    assert result.returncode == 0, result.stderr
-    assert "embedded grid: 30888 spectra × 104 wavelengths" in result.stdout
-    assert "duplicate spectra: 0" in result.stdout
-    assert (tmp_path / "demo" / "synthetic_grid.csv").stat().st_size > 1e7
-    png = (tmp_path / "demo" / "grid_spectra.png").read_bytes()
-    assert png.startswith(b"\x89PNG")
-    assert "Teff [K]" in result.stdout and "RMSE 20" in result.stdout
-    assert (tmp_path / "demo" / "model" / "bundle.json").is_file()
-    # ends with "predict my spectrum" on a mock observation, and its HTML report
-    assert "mock observation" in result.stdout and "Teff [K]" in result.stdout
-    report = (tmp_path / "demo" / "report.html").read_text()
-    assert report.count("data:image/png;base64,") >= 3
+# --- train, evaluate, calibrate -----------------------------------------------------------
+def test_cli_train_and_evaluate(small_file, tmp_path, capsys):
+    out = tmp_path / "bundle"
+    assert main(["train", "--grid", str(small_file), "--model", "resmlp", "--split", "random",
+                 "--out", str(out), "--epochs", "4", "--seed", "3"]) == 0
+    printed = capsys.readouterr().out
+    assert "trained resmlp for 4 epochs" in printed and "Teff [K]" in printed
+    # where the time went: the final evaluation is reported, not counted as training
+    assert "time: setup" in printed and "evaluation" in printed
+    assert set(load_model(out).training["timings"]) == {"setup", "steps", "validation",
+                                                        "checkpoints", "evaluation"}
+    assert main(["evaluate", str(out), "--grid", str(small_file), "--json",
+                 "--plots", str(tmp_path / "fig")]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["rows"] == "test split of the training grid"
+    assert report["n_spectra"] == len(load_model(out).split["test_rows"])
+    for target in ("gravity", "temperature", "c_o_ratio", "metallicity"):
+        assert set(report["metrics"][target]) >= {"rmse", "mae", "r2", "bias"}
+        assert set(report["noisy"]) == {"snr10", "snr20", "snr50"}
+    assert (tmp_path / "fig" / "parity.png").is_file()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["evaluate", "/nonexistent", "--grid", "x.csv"], "not a model bundle"),
+    (["train", "--grid", "x.csv", "--out", "b", "--model", "nope"], "no such file"),
+    (["train", "--grid", "{grid}", "--out", "{tmp}/b", "--model", "nope"], "unknown model 'nope'"),
+    (["train", "--grid", "{grid}", "--out", "{tmp}/b", "--noise-snr", "abc"], "expected LOW,HIGH"),
+    (["train", "--grid", "{grid}", "--out", "{tmp}/b", "--resume"], "cannot resume"),
+])
+def test_cli_training_errors(small_file, tmp_path, capsys, args, message):
+    args = [a.format(grid=small_file, tmp=tmp_path) for a in args]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and message in err[0]
+
+
+def test_cli_calibrate(tmp_path, capsys):
+    grid = synthetic_grid({"gravity": [4.0, 4.5, 5.0, 5.5],
+                           "temperature": list(range(600, 1401, 100)),
+                           "c_o_ratio": [0.5, 1.0, 2.0], "metallicity": [-0.5, 0.0, 0.5]})
+    path = write_grid(grid, tmp_path / "g.parquet")
+    assert main(["train", "--grid", str(path), "--model", "resmlp", "--out",
+                 str(tmp_path / "b"), "--epochs", "3"]) == 0
+    capsys.readouterr()
+    assert main(["calibrate", str(tmp_path / "b"), "--grid", str(path), "--json",
+                 "--n-spectra", "20", "--draws", "10", "--plot", str(tmp_path / "cal.png")]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["rows"] == "test split of the training grid"
+    for name in ("gravity", "temperature", "c_o_ratio", "metallicity"):
+        assert 0 <= report["parameters"][name]["coverage_68"] <= 1
+        assert 0 <= report["parameters"][name]["coverage_95"] <= 1
+    assert (tmp_path / "cal.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_cli_train_predict_and_calibrate_a_posterior(small_split, tmp_path, capsys):
+    grid, _ = small_split
+    path = write_grid(grid, tmp_path / "g.parquet")
+    spectrum = mock_observation({"gravity": 5.0, "temperature": 1000.0, "c_o_ratio": 1.0,
+                                  "metallicity": 0.0}, tmp_path / "mock.ecsv")
+    assert main(["train", "--grid", str(path), "--model", "gaussian", "--ensemble", "2",
+                 "--out", str(tmp_path / "gauss"), "--epochs", "3",
+                 "--noise-profile", str(spectrum), "--holdout", "temperature=900,1200"]) == 0
+    member = json.loads((tmp_path / "gauss" / "member-0" / "bundle.json").read_text())
+    assert member["training"]["model"] == "gaussian" and member["training"]["offnode"] == 1.0
+    assert len(member["training"]["noise_profile"]) == 104
+    capsys.readouterr()
+    assert main(["predict", str(tmp_path / "gauss"), str(spectrum), "--json", "--distance",
+                 "10", "--radius", "1", "--samples", "300"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["n_models"] == 2 and out["n_draws"] == 150 and out["uncertainty"] == "posterior"
+    assert out["parameters"]["temperature"]["p16"] < out["parameters"]["temperature"]["p84"]
+    assert main(["calibrate", str(tmp_path / "gauss"), "--grid", str(path), "--json",
+                 "--n-spectra", "30", "--draws", "40", "--plot", str(tmp_path / "cal.png")]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["method"].startswith("posterior samples (2 model(s) × 40)")  # per model
+    for name in SMALL:
+        for key in ("coverage_68", "coverage_95"):
+            assert 0 <= report["parameters"][name][key] <= 1
+            assert 0 <= report["monte_carlo"]["parameters"][name][key] <= 1
+    assert len(report["joint"]) == len(report["levels"]) == 11
+    assert (tmp_path / "cal.png").read_bytes().startswith(b"\x89PNG")
+    # an error in the profile file is one line
+    capsys.readouterr()
+    bad = tmp_path / "bad.csv"
+    bad.write_text("wavelength,flux\n1.0,2.0\n1.5,2.5\n")
+    assert main(["train", "--grid", str(path), "--model", "posterior", "--out",
+                 str(tmp_path / "x"), "--epochs", "1", "--noise-profile", str(bad)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no flux errors to take a noise profile from" in err[0]
+
+
+# --- predict ------------------------------------------------------------------------------
+def test_cli_predict_json_and_catalog(bobcat_ensemble, shared_data, tmp_path, capsys):
+    hd = str(shared_data / "observed" / "HD3651B_spex_prism.csv")
+    assert main(["predict", str(bobcat_ensemble), hd, "--json", "--draws", "20"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    for name in ("gravity", "temperature", "c_o_ratio", "metallicity"):
+        assert set(out["parameters"][name]) >= {"mean", "std", "p16", "p50", "p84"}
+    table = tmp_path / "cat.csv"
+    pattern = str(shared_data / "observed" / "*_spex_prism.csv")
+    assert main(["predict", str(bobcat_ensemble), pattern, "--out", str(table),
+                 "--draws", "5"]) == 0
+    frame = pd.read_csv(table)
+    assert len(frame) == 2 and set(frame.status) == {"ok"}
+    assert main(["predict", str(bobcat_ensemble), "/nonexistent/x.csv", "--json"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ")

@@ -125,7 +125,8 @@ def test_zenodo_record_with_md5_and_archive(server, tmp_path):
                          api=f"{server}/api", progress=False)
     folder = tmp_path / "zenodo-123"
     assert paths == [folder / "grid.csv", folder / "reference_data.zip.d"]
-    extracted = folder / "reference_data.zip.d" / "reference_data" / "training_datasets" / "grid.csv"
+    extracted = (folder / "reference_data.zip.d" / "reference_data" / "training_datasets"
+                 / "grid.csv")
     assert extracted.read_bytes() == PAYLOAD
     sums = (folder / "SHA256SUMS").read_text()
     assert f"{SHA}  grid.csv" in sums

@@ -1,15 +1,27 @@
-"""Evaluation: scores and the baselines (χ² grid fit, random forest).
+"""Evaluation: regression reports, calibration of uncertainties, and the baselines
+(χ² grid fit, random forest). Estimators are scored through their interface
+(``predict``, ``sample``; :mod:`atmoscope.models`).
 
 The noise that test spectra get is in :mod:`atmoscope.data.noise`.
 """
 
 from atmoscope.evaluation.baselines import Chi2GridFit, RandomForestBaseline, spectral_features
+from atmoscope.evaluation.calibration import calibrate_estimator, coverage_report
 from atmoscope.evaluation.metrics import regression_metrics
-from atmoscope.evaluation.report import evaluate_predictor, format_report
+from atmoscope.evaluation.report import (
+    evaluate_estimator,
+    evaluate_on_grid,
+    evaluate_predictor,
+    format_report,
+)
 
 __all__ = [
     "Chi2GridFit",
     "RandomForestBaseline",
+    "calibrate_estimator",
+    "coverage_report",
+    "evaluate_estimator",
+    "evaluate_on_grid",
     "evaluate_predictor",
     "format_report",
     "regression_metrics",

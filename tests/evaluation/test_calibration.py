@@ -1,21 +1,21 @@
-"""Coverage and rank diagnostics: exact on known distributions, and the calibrate command."""
-
-import json
+"""Coverage and rank diagnostics: exact on known distributions, and `calibrate_estimator`."""
 
 import numpy as np
 import pytest
 
-from atmoscope.cli import main
-from atmoscope.data import write_grid
 from atmoscope.data.splits import node_split
-from atmoscope.evaluation.calibration import (LEVELS, calibrate_estimator, central_coverage,
-                                              held_out_observations, joint_coverage, sbc_ranks)
+from atmoscope.evaluation.calibration import (
+    LEVELS,
+    calibrate_estimator,
+    central_coverage,
+    held_out_observations,
+    joint_coverage,
+    sbc_ranks,
+)
 from atmoscope.synthetic import synthetic_grid
 from atmoscope.training import TrainConfig
 from atmoscope.workflows import train_bundle
-
-SMALL_NODES = {"gravity": [4.0, 4.5, 5.0, 5.5], "temperature": list(range(600, 1401, 100)),
-               "c_o_ratio": [0.5, 1.0, 2.0], "metallicity": [-0.5, 0.0, 0.5]}
+from tests.helpers import SMALL_NODES
 
 
 def _gaussian_case(width: float, n=4000, s=400, k=2, seed=0):
@@ -100,21 +100,3 @@ def test_calibrate_measures_what_predict_reports(model, tmp_path):
     np.testing.assert_allclose(hi - lo, report["width68"][0], rtol=1e-5, atol=1e-9)
     np.testing.assert_array_equal(np.sum(p.samples < obs["truth"][0], axis=0),
                                   report["ranks"][0])
-
-
-def test_cli_calibrate(tmp_path, capsys):
-    grid = synthetic_grid({"gravity": [4.0, 4.5, 5.0, 5.5],
-                           "temperature": list(range(600, 1401, 100)),
-                           "c_o_ratio": [0.5, 1.0, 2.0], "metallicity": [-0.5, 0.0, 0.5]})
-    path = write_grid(grid, tmp_path / "g.parquet")
-    assert main(["train", "--grid", str(path), "--model", "resmlp", "--out",
-                 str(tmp_path / "b"), "--epochs", "3"]) == 0
-    capsys.readouterr()
-    assert main(["calibrate", str(tmp_path / "b"), "--grid", str(path), "--json",
-                 "--n-spectra", "20", "--draws", "10", "--plot", str(tmp_path / "cal.png")]) == 0
-    report = json.loads(capsys.readouterr().out)
-    assert report["rows"] == "test split of the training grid"
-    for name in ("gravity", "temperature", "c_o_ratio", "metallicity"):
-        assert 0 <= report["parameters"][name]["coverage_68"] <= 1
-        assert 0 <= report["parameters"][name]["coverage_95"] <= 1
-    assert (tmp_path / "cal.png").read_bytes().startswith(b"\x89PNG")

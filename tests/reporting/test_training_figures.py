@@ -1,5 +1,4 @@
-"""Training figures: parity, residual histograms, loss and calibration curves, grid spectra;
-the shared style (saving, number formats)."""
+"""Training figures: parity, residual histograms, loss and calibration curves, grid spectra."""
 
 import re
 
@@ -15,12 +14,8 @@ from atmoscope.reporting import (
     plot_parity,
     plot_residuals,
 )
-from atmoscope.reporting.style import format_number, format_with_unit, save_figure
 from atmoscope.synthetic import synthetic_grid
-
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-NAMES = ["temperature", "log g", "[M/H]"]
-UNITS = ["K", "dex", "dex"]
+from tests.reporting.helpers import HISTORY, NAMES, PNG_SIGNATURE, UNITS
 
 
 def _predictions(n: int, seed: int = 0):
@@ -50,14 +45,6 @@ def _stats_text(ax) -> str:
     texts = [t.get_text() for t in ax.texts if t.get_gid() == "parity-stats"]
     assert len(texts) == 1
     return texts[0]
-
-
-EPOCHS = np.arange(40)
-HISTORY = {
-    "train_loss": list(np.geomspace(1.0, 0.02, 40)),
-    "val_loss": list(0.05 + 1.2 * np.exp(-EPOCHS / 5) + 0.003 * (EPOCHS - 18).clip(0)),
-    "lr": list(1e-3 * 0.5 ** (np.arange(40) // 10)),
-}
 
 
 @pytest.mark.parametrize("plot", ["parity", "residuals", "loss"])
@@ -166,23 +153,6 @@ def test_loss_curves_axes_and_best_epoch():
 
     with pytest.raises(ConfigError, match="history lacks"):
         plot_loss_curves({"train_loss": [1.0]})
-
-
-def test_save_figure_rejects_other_formats(tmp_path):
-    fig = plot_loss_curves(HISTORY)
-    assert save_figure(fig, None) is fig
-    with pytest.raises(ConfigError, match=r"\.png or \.pdf"):
-        save_figure(fig, tmp_path / "loss.svg")
-    assert not (tmp_path / "loss.svg").exists()
-
-
-def test_number_formats_use_a_typographic_minus():
-    assert format_number(-0.0123) == "\u22120.0123"
-    assert format_number(1.2e-5) == "1.20e\u22125"
-    assert format_number(12345.6) == "12346"
-    assert format_number(float("nan")) == "n/a"
-    assert format_with_unit(-0.00004, "K", scale=12.0) == "0.0 K"  # no "−0.0"
-    assert format_with_unit(-3.14159, "dex", scale=0.05) == "\u22123.1416 dex"  # 0.0500
 
 
 def test_calibration_figure_panels(tmp_path):

@@ -1,13 +1,12 @@
-"""Tests of atmoscope.statistics: grid interpolation and goodness of fit."""
+"""``GridInterpolator``: log-flux interpolation between grid nodes."""
 
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
 
 import atmoscope
-from atmoscope.errors import ConfigError, GridError, SpectrumError
-from atmoscope.statistics import FitQuality, GridInterpolator, fit_quality
+from atmoscope.errors import ConfigError, GridError
+from atmoscope.statistics import GridInterpolator
 
 PARAMS = ["gravity", "temperature", "c_o_ratio", "metallicity"]
 LOW = np.array([4.75, 900.0, 0.8, -0.2])
@@ -191,7 +190,7 @@ def test_rows_repeating_a_node_with_the_same_spectrum_are_merged(small_grid):
     assert interp.is_regular_ and interp.n_nodes_ == small_grid.n_spectra
 
 
-# --- irregular grids ------------------------------------------------------------------------
+# --- irregular grids ----------------------------------------------------------------------
 def test_missing_node_makes_the_grid_irregular(small_grid):
     interp = GridInterpolator().fit(small_grid.select(np.arange(1, small_grid.n_spectra)))
     assert not interp.is_regular_
@@ -249,108 +248,3 @@ def test_bobcat_outside_points(bobcat):
     with pytest.raises(ConfigError, match="temperature = 2500 is outside the grid's range "
                                              "600–2400"):
         interp({"gravity": 5.0, "temperature": 2500.0, "c_o_ratio": 1.0, "metallicity": 0.0})
-
-
-# --- fit quality --------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def model_spectrum():
-    wavelength = np.geomspace(0.9, 2.5, 10_000)
-    return atmoscope.synthetic_spectra(
-        {"gravity": 5.0, "temperature": 900.0, "c_o_ratio": 1.0, "metallicity": 0.0}, wavelength
-    )[0]
-
-
-def test_reduced_chi2_is_one_for_correct_errors(model_spectrum):
-    rng = np.random.default_rng(4)
-    sigma = 0.05 * model_spectrum
-    observed = model_spectrum + sigma * rng.standard_normal(model_spectrum.size)
-    q = fit_quality(observed, sigma, model_spectrum)
-    assert isinstance(q, FitQuality)
-    assert q.dof == 10_000 - 4 and q.n_used == 10_000 and q.scale == 1.0
-    assert not q.scale_fitted
-    assert q.reduced_chi2 == pytest.approx(1.0, abs=0.05)
-    assert q.reduced_chi2 == pytest.approx(q.chi2 / q.dof)
-    assert q.p_value == pytest.approx(stats.chi2.sf(q.chi2, q.dof))
-    np.testing.assert_allclose(q.residuals, (observed - model_spectrum) / sigma)
-    # Errors underestimated twofold: reduced χ² ≈ 4 and p ≈ 0.
-    worse = fit_quality(observed, sigma / 2, model_spectrum)
-    assert worse.reduced_chi2 == pytest.approx(4.0, rel=0.05) and worse.p_value < 1e-100
-
-
-def test_p_values_are_uniform_under_the_null(model_spectrum):
-    rng = np.random.default_rng(5)
-    model = model_spectrum[:200]
-    sigma = 0.1 * model
-    p_values = [
-        fit_quality(model + sigma * rng.standard_normal(model.size), sigma, model,
-                    n_params=0).p_value
-        for _ in range(400)
-    ]
-    assert stats.kstest(p_values, "uniform").pvalue > 0.01
-
-
-def test_fitted_scale_recovers_the_factor_and_costs_a_dof(model_spectrum):
-    rng = np.random.default_rng(6)
-    sigma = 0.02 * model_spectrum
-    noiseless = 3.7 * model_spectrum
-    exact = fit_quality(noiseless, sigma, model_spectrum, scale="fit")
-    assert exact.scale == pytest.approx(3.7, rel=1e-12) and exact.chi2 < 1e-15
-    assert exact.scale_fitted and exact.dof == 10_000 - 4 - 1
-
-    observed = noiseless + 3.7 * sigma * rng.standard_normal(model_spectrum.size)
-    error = 3.7 * sigma
-    fitted = fit_quality(observed, error, model_spectrum, scale="fit")
-    scale_sigma = 1.0 / np.sqrt(np.sum((model_spectrum / error) ** 2))
-    assert abs(fitted.scale - 3.7) < 4 * scale_sigma
-    assert fitted.reduced_chi2 == pytest.approx(1.0, abs=0.05)
-    unscaled = fit_quality(observed, error, model_spectrum)
-    assert fitted.dof == unscaled.dof - 1
-    assert unscaled.reduced_chi2 > 100
-    given = fit_quality(observed, error, model_spectrum, scale=3.7)
-    assert given.dof == unscaled.dof and given.scale == 3.7 and not given.scale_fitted
-    assert given.chi2 >= fitted.chi2  # the fitted scale minimises χ²
-
-
-def test_masked_pixels_are_excluded(model_spectrum):
-    rng = np.random.default_rng(7)
-    sigma = 0.05 * model_spectrum
-    observed = model_spectrum + sigma * rng.standard_normal(model_spectrum.size)
-    mask = np.zeros(model_spectrum.size, dtype=bool)
-    mask[:50] = True
-    bad_obs, bad_err = observed.copy(), sigma.copy()
-    bad_obs[:25] = np.nan
-    bad_obs[25:50] *= 1e3
-    bad_err[:10] = -np.inf
-    q = fit_quality(bad_obs, bad_err, model_spectrum, mask=mask, n_params=3, scale="fit")
-    ref = fit_quality(observed[50:], sigma[50:], model_spectrum[50:], n_params=3, scale="fit")
-    assert q.n_used == 9_950 and q.dof == 9_950 - 3 - 1
-    assert q.chi2 == pytest.approx(ref.chi2, rel=1e-12)
-    assert q.scale == pytest.approx(ref.scale, rel=1e-12)
-    assert np.all(np.isnan(q.residuals[:50])) and np.all(np.isfinite(q.residuals[50:]))
-    np.testing.assert_allclose(q.residuals[50:], ref.residuals, rtol=1e-12)
-
-
-def test_fit_quality_refuses_bad_input(model_spectrum):
-    m = model_spectrum[:10]
-    e = 0.1 * m
-    with pytest.raises(SpectrumError, match="observed is not finite at 1 used pixel"):
-        fit_quality(np.r_[np.nan, m[1:]], e, m)
-    with pytest.raises(SpectrumError, match="error is not positive at 1 used pixel"):
-        fit_quality(m, np.r_[0.0, e[1:]], m)
-    with pytest.raises(ConfigError, match="differ in shape"):
-        fit_quality(m, e, m[:9])
-    with pytest.raises(ConfigError, match="no degrees of freedom left"):
-        fit_quality(m[:5], e[:5], m[:5], n_params=4, scale="fit")
-    with pytest.raises(ConfigError, match="scale must be"):
-        fit_quality(m, e, m, scale="best")
-    with pytest.raises(ConfigError, match="mask must be a boolean array"):
-        fit_quality(m, e, m, mask=np.zeros(10))
-    with pytest.raises(ConfigError, match="model is not finite at 2 used pixel"):
-        fit_quality(m, e, np.r_[m[:8], np.inf, np.nan])
-    with pytest.raises(ConfigError, match="n_params must be a non-negative integer"):
-        fit_quality(m, e, m, n_params=-1)
-    with pytest.raises(ConfigError, match="model is zero at every used pixel"):
-        fit_quality(m, e, np.zeros(10), scale="fit")
-    # ConfigError and SpectrumError are ValueErrors too, for callers written before them
-    with pytest.raises(ConfigError, match="scale must be None, a finite number"):
-        fit_quality(m, e, m, scale=np.inf)

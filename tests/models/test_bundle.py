@@ -1,0 +1,80 @@
+"""``ModelBundle``: the bundle format, bad bundles, sampling a posterior bundle."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from atmoscope.data.noise import noisy_observation
+from atmoscope.data.splits import node_split
+from atmoscope.errors import BundleError
+from atmoscope.models import build_model, load_model
+from atmoscope.training import TrainConfig
+from atmoscope.workflows import train_bundle
+
+
+def test_bundle_round_trip(small, tmp_path):
+    split = node_split(small)
+    bundle, report = train_bundle(small, split, TrainConfig(model="rescnn", epochs=3),
+                                  tmp_path / "b", progress=False)
+    loaded = load_model(tmp_path / "b")
+    np.testing.assert_array_equal(loaded.predict(small.flux), bundle.predict(small.flux))
+    meta = json.loads((tmp_path / "b" / "bundle.json").read_text())
+    assert meta["grid"]["content_hash"] == small.content_hash
+    assert meta["versions"]["torch"] == torch.__version__
+    assert meta["training"]["model"] == "rescnn" and meta["training"]["batch_size"] == 256
+    assert len(meta["history"]["val_loss"]) == 3
+    assert set(meta["metrics"]["metrics"]["temperature"]) >= {"rmse", "mae", "r2", "bias"}
+    assert meta["split"]["test_rows"] == split.test.tolist()
+    assert sorted(p.name for p in (tmp_path / "b" / "figures").iterdir()) == [
+        "loss_curves.png", "parity.png", "residuals.png"]
+    assert not (tmp_path / "b.checkpoint.pt").exists()
+    assert report["predictions"].shape == (len(split.test), 4)
+
+
+def test_bad_bundles(small, tmp_path):
+    train_bundle(small, node_split(small), TrainConfig(model="resmlp", epochs=1),
+                 tmp_path / "b", progress=False)
+    with pytest.raises(BundleError, match="not a model bundle"):
+        load_model(tmp_path / "nothing")
+    (tmp_path / "b" / "weights.pt").write_bytes(b"\x00garbage")
+    with pytest.raises(BundleError, match="weights do not load"):
+        load_model(tmp_path / "b")
+    torch.save(build_model("resmlp", 50, 2, 4).state_dict(), tmp_path / "b" / "weights.pt")
+    with pytest.raises(BundleError, match="weights do not load"):
+        load_model(tmp_path / "b")
+    meta = json.loads((tmp_path / "b" / "bundle.json").read_text())
+    (tmp_path / "b" / "bundle.json").write_text(json.dumps({**meta, "format_version": 99}))
+    with pytest.raises(BundleError, match="newer than this atmoscope"):
+        load_model(tmp_path / "b")
+    (tmp_path / "b" / "bundle.json").write_text("{not json")
+    with pytest.raises(BundleError, match="corrupt bundle metadata"):
+        load_model(tmp_path / "b")
+
+
+def test_posterior_bundle_samples_in_physical_units(posterior_bundle, small_split):
+    bundle, path = posterior_bundle
+    grid, split = small_split
+    assert bundle.kind == "posterior" and bundle.reads_errors
+    history = bundle.history["val_loss"]
+    assert min(history) < history[0] - 1.0  # the negative log posterior density fell
+    rows = split.test[:4]
+    observed, error = noisy_observation(grid.flux[rows], 50.0, np.random.default_rng(0))
+    samples = bundle.sample(observed, error, 500, seed=3)
+    assert samples.shape == (4, 500, 4)
+    t = samples[..., 1]
+    assert np.all((t > 300) & (t < 2000))  # Teff in K, around a 600–1400 K grid
+    # seeded: the same seed gives the same samples, another seed others
+    np.testing.assert_array_equal(bundle.sample(observed, error, 500, seed=3), samples)
+    assert not np.array_equal(bundle.sample(observed, error, 500, seed=4), samples)
+    # the point prediction is the posterior mean, and a reloaded bundle is the same model
+    loaded = load_model(path)
+    np.testing.assert_allclose(loaded.predict(observed, error), bundle.predict(observed, error))
+    # (the mean of 64 samples: within a few of its standard errors, std / 8)
+    assert np.all(np.abs(bundle.predict(observed, error) - samples.mean(axis=1))
+                  < 0.5 * samples.std(axis=1))
+    # more noise, wider posterior
+    noisy, noisy_error = noisy_observation(grid.flux[rows], 5.0, np.random.default_rng(0))
+    wide = bundle.sample(noisy, noisy_error, 500, seed=3)
+    assert np.median(wide[..., 1].std(axis=1)) > np.median(t.std(axis=1))

@@ -1,0 +1,25 @@
+"""The shared style: saving figures, number formats."""
+
+import pytest
+
+from atmoscope.errors import ConfigError
+from atmoscope.reporting import plot_loss_curves
+from atmoscope.reporting.style import format_number, format_with_unit, save_figure
+from tests.reporting.helpers import HISTORY
+
+
+def test_save_figure_rejects_other_formats(tmp_path):
+    fig = plot_loss_curves(HISTORY)
+    assert save_figure(fig, None) is fig
+    with pytest.raises(ConfigError, match=r"\.png or \.pdf"):
+        save_figure(fig, tmp_path / "loss.svg")
+    assert not (tmp_path / "loss.svg").exists()
+
+
+def test_number_formats_use_a_typographic_minus():
+    assert format_number(-0.0123) == "\u22120.0123"
+    assert format_number(1.2e-5) == "1.20e\u22125"
+    assert format_number(12345.6) == "12346"
+    assert format_number(float("nan")) == "n/a"
+    assert format_with_unit(-0.00004, "K", scale=12.0) == "0.0 K"  # no "−0.0"
+    assert format_with_unit(-3.14159, "dex", scale=0.05) == "\u22123.1416 dex"  # 0.0500
