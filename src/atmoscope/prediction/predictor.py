@@ -173,10 +173,6 @@ class Predictor:
         """The model as an :class:`~atmoscope.models.Ensemble` (loaded on first use)."""
         return as_estimator(self.model)
 
-    @property
-    def members(self) -> list[ModelBundle]:
-        return self.estimator.members
-
     @cached_property
     def interpolator(self):
         """Grid interpolator for model spectra, or None when no grid is at hand."""
