@@ -312,7 +312,7 @@ def calibrate_cmd(bundle_path, grid_path, as_json, n_spectra, draws, snr, seed, 
     import numpy as np
 
     from atmoscope.evaluation.calibration import calibrate_estimator
-    from atmoscope.evaluation.report import check_grid_matches, scoring_rows
+    from atmoscope.evaluation.report import scoring_grid
     from atmoscope.models import load_estimator
 
     estimator = load_estimator(bundle_path)
@@ -320,9 +320,7 @@ def calibrate_cmd(bundle_path, grid_path, as_json, n_spectra, draws, snr, seed, 
     if not low_high:
         raise click.BadParameter(f"expected LOW,HIGH, got {snr!r}", param_hint="--snr")
     g = _load_grid(grid_path, targets, wavelength_unit, flux_unit, drop_duplicates)
-    check_grid_matches(estimator, g)
-    g = g.with_targets(estimator.targets)
-    rows, which = scoring_rows(estimator, g)
+    g, rows, which = scoring_grid(estimator, g)
     report = calibrate_estimator(estimator, g, rows, n_spectra=n_spectra,
                                  n_samples=draws * len(estimator), snr_range=low_high, seed=seed)
     if plot_path is not None:

@@ -8,7 +8,7 @@ so code written against the standard library still catches them.
 """
 
 __all__ = ["AtmoscopeError", "BundleError", "ConfigError", "FetchError", "GridError",
-           "SpectrumError"]
+           "SpectrumError", "check_fitted", "first_line"]
 
 
 class AtmoscopeError(Exception):
@@ -34,3 +34,17 @@ class ConfigError(AtmoscopeError, ValueError):
 
 class FetchError(AtmoscopeError):
     """A download that failed or did not verify."""
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception's message cut to its first line (its class name when it has none), for
+    one-line errors that quote a library's complaint."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def check_fitted(obj, attribute: str, call: str = "fit(grid)") -> None:
+    """Raise :class:`ConfigError` unless ``obj`` has the learned ``attribute`` (set by its
+    ``fit``), scikit-learn style."""
+    if not hasattr(obj, attribute):
+        raise ConfigError(f"{type(obj).__name__} is not fitted; call {call} first")

@@ -242,7 +242,7 @@ def mock_observation(params: Mapping[str, float], path, snr: float = 30.0,
     flux = synthetic_spectra(params, wavelength)[0] * dilution
     error = flux / snr + 0.01 * flux.max() / snr
     noisy = flux + np.random.default_rng(seed).standard_normal(flux.size) * error
-    unit = u.erg / u.s / u.cm**2 / u.Hz
+    unit = u.Unit(F_NU_UNIT)
     Table({"wavelength": wavelength * u.um, "flux": noisy * unit, "error": error * unit}
           ).write(path, format="ascii.ecsv", overwrite=True)
     return Path(path)

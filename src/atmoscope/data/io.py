@@ -30,7 +30,7 @@ import pandas as pd
 
 from atmoscope._registry import SuffixRegistry
 from atmoscope.data.grid import SpectralGrid
-from atmoscope.errors import ConfigError, GridError
+from atmoscope.errors import ConfigError, GridError, first_line
 
 __all__ = [
     "DEFAULT_REQUIRED",
@@ -92,10 +92,6 @@ def _lookup(registry: SuffixRegistry, path: Path):
     return func
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
 
 @register_grid_reader(*_CSV_SUFFIXES)
 def _read_csv(path: Path) -> tuple[pd.DataFrame, dict]:
@@ -105,7 +101,7 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, dict]:
     except pd.errors.EmptyDataError:
         raise GridError(f"{path}: file is empty") from None
     except _CSV_ERRORS as exc:
-        raise GridError(f"{path}: not a readable CSV file ({_first_line(exc)})") from None
+        raise GridError(f"{path}: not a readable CSV file ({first_line(exc)})") from None
 
 
 @register_grid_reader(*_PARQUET_SUFFIXES)
@@ -116,7 +112,7 @@ def _read_parquet(path: Path) -> tuple[pd.DataFrame, dict]:
     try:
         table = pq.read_table(path)
     except Exception as exc:  # pyarrow raises several unrelated types
-        raise GridError(f"{path}: not a readable Parquet file ({_first_line(exc)})") from None
+        raise GridError(f"{path}: not a readable Parquet file ({first_line(exc)})") from None
     raw = (table.schema.metadata or {}).get(_METADATA_KEY)
     try:
         meta = json.loads(raw) if raw else {}
@@ -322,11 +318,7 @@ def read_grid(
 
 
 # --- writing ---------------------------------------------------------------------------
-def _grid_writer(*suffixes: str) -> Callable:
-    return _GRID_WRITERS.register(*suffixes)
-
-
-@_grid_writer(*_CSV_SUFFIXES)
+@_GRID_WRITERS.register(*_CSV_SUFFIXES)
 def _write_csv(grid: SpectralGrid, frame: pd.DataFrame, tmp: Path, final: Path) -> None:
     # Compression is inferred from the final name, not the temporary one.
     compression = {"gz": "gzip", "bz2": "bz2", "xz": "xz", "zip": "zip", "zst": "zstd"}
@@ -334,7 +326,7 @@ def _write_csv(grid: SpectralGrid, frame: pd.DataFrame, tmp: Path, final: Path) 
     frame.to_csv(tmp, index=False, float_format="%.7g", compression=compression.get(suffix))
 
 
-@_grid_writer(*_PARQUET_SUFFIXES)
+@_GRID_WRITERS.register(*_PARQUET_SUFFIXES)
 def _write_parquet(grid: SpectralGrid, frame: pd.DataFrame, tmp: Path, final: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq

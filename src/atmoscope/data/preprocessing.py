@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from atmoscope.errors import BundleError, ConfigError, GridError
+from atmoscope.errors import BundleError, ConfigError, GridError, check_fitted
 
 __all__ = ["EXTRA_FEATURES", "Preprocessor", "SPECTRUM_MODES"]
 
@@ -123,8 +123,7 @@ class Preprocessor:
         return np.where(scale > 0, scale, 1.0)
 
     def _check_fitted(self) -> None:
-        if not hasattr(self, "y_mean_"):
-            raise ConfigError("preprocessor is not fitted; call fit() first")
+        check_fitted(self, "y_mean_", "fit()")
 
     # --- spectra ----------------------------------------------------------------------
     @property

@@ -18,7 +18,7 @@ import pandas as pd
 from sklearn.ensemble import RandomForestRegressor
 
 from atmoscope.data.grid import SpectralGrid
-from atmoscope.errors import ConfigError
+from atmoscope.errors import ConfigError, check_fitted
 
 __all__ = ["Chi2GridFit", "RandomForestBaseline", "spectral_features"]
 
@@ -49,8 +49,7 @@ def _log_flux(flux: np.ndarray, n_wavelengths: int | None = None) -> np.ndarray:
 
 
 def _check_fitted(model) -> None:
-    if not hasattr(model, "n_features_in_"):
-        raise ConfigError(f"{type(model).__name__} is not fitted; call fit(grid) first")
+    check_fitted(model, "n_features_in_")
 
 
 def _node_neighbours(

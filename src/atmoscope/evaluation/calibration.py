@@ -19,7 +19,7 @@ from scipy import stats
 
 from atmoscope.data.grid import SpectralGrid
 from atmoscope.data.noise import log_uniform_snr, noisy_observation
-from atmoscope.models.sampling import monte_carlo_samples
+from atmoscope.models.sampling import monte_carlo_samples, usable_pixels
 
 __all__ = ["LEVELS", "calibrate_estimator", "central_coverage", "coverage_report",
            "held_out_observations", "joint_coverage", "point_monte_carlo", "sbc_ranks"]
@@ -154,7 +154,7 @@ def point_monte_carlo(estimator, flux: np.ndarray, error: np.ndarray, n_samples:
     shape ``(n_spectra, n_samples rounded up to the members, k)``."""
     members = estimator.members
     per = -(-n_samples // len(members))
-    usable = np.isfinite(flux)
+    usable = usable_pixels(flux)
     return np.concatenate([
         monte_carlo_samples(m.predict, flux, error, per, seed + i, usable, m.wavelength,
                             pass_errors=m.reads_errors)

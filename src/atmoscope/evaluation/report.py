@@ -13,7 +13,7 @@ from atmoscope.errors import ConfigError
 from atmoscope.evaluation.metrics import regression_metrics
 
 __all__ = ["evaluate_estimator", "evaluate_on_grid", "evaluate_predictor", "format_report",
-           "check_grid_matches", "scoring_rows"]
+           "check_grid_matches", "scoring_grid", "scoring_rows"]
 
 
 def evaluate_predictor(
@@ -89,12 +89,18 @@ def evaluate_on_grid(estimator, grid: SpectralGrid, snrs: Sequence[float] = (10,
     Raises:
         ConfigError: the grid's wavelengths or parameters do not match the model's.
     """
-    check_grid_matches(estimator, grid)
-    grid = grid.with_targets(estimator.targets)
-    rows, which = scoring_rows(estimator, grid)
+    grid, rows, which = scoring_grid(estimator, grid)
     report = evaluate_estimator(estimator, grid, rows, snrs=snrs)
     report["rows"] = which
     return report, rows
+
+
+def scoring_grid(estimator, grid: SpectralGrid) -> tuple[SpectralGrid, np.ndarray, str]:
+    """The grid with the estimator's targets, the rows to score it on and a phrase saying
+    which (:func:`scoring_rows`), after :func:`check_grid_matches`."""
+    check_grid_matches(estimator, grid)
+    grid = grid.with_targets(estimator.targets)
+    return (grid, *scoring_rows(estimator, grid))
 
 
 def check_grid_matches(estimator, grid: SpectralGrid) -> None:

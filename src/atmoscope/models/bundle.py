@@ -27,7 +27,7 @@ from torch import nn
 
 from atmoscope._version import __version__
 from atmoscope.data.preprocessing import Preprocessor
-from atmoscope.errors import BundleError, ConfigError
+from atmoscope.errors import BundleError, ConfigError, first_line
 from atmoscope.models.base import KINDS
 from atmoscope.models.registry import build_model
 from atmoscope.models.sampling import (
@@ -115,18 +115,18 @@ class ModelBundle:
 
     # --- estimates ------------------------------------------------------------------------
     def _network_inputs(self, flux, error, mask):
-        """Filled flux, the errors the network reads (None for point networks) and the
-        usable pixels, through :mod:`atmoscope.models.sampling`."""
+        """Filled flux and the errors the network reads (None for point networks),
+        through :mod:`atmoscope.models.sampling`."""
         flux = np.atleast_2d(np.asarray(flux, dtype=np.float64))
         usable = usable_pixels(flux, mask)
         filled = network_flux(flux, usable, self.wavelength)
         if not self.reads_errors:
-            return filled, None, usable
+            return filled, None
         if error is None:  # no quoted errors: the best S/N the model was trained for
             profile = 1.0 if self.noise_profile is None else self.noise_profile
-            return filled, np.abs(filled) * profile / max(self.training["noise_snr"]), usable
+            return filled, np.abs(filled) * profile / max(self.training["noise_snr"])
         error = np.broadcast_to(np.asarray(error, dtype=np.float64), flux.shape)
-        return filled, network_error(flux, error, usable, filled), usable
+        return filled, network_error(flux, error, usable, filled)
 
     @torch.no_grad()
     def predict(self, flux: np.ndarray, error: np.ndarray | None = None,
@@ -140,7 +140,7 @@ class ModelBundle:
                 None there means the highest S/N of the training noise.
             mask: pixels with data (default: every finite pixel); others are filled.
         """
-        filled, net_error, _ = self._network_inputs(flux, error, mask)
+        filled, net_error = self._network_inputs(flux, error, mask)
         return self._forward(filled, net_error, batch_size)
 
     def _forward(self, flux: np.ndarray, error: np.ndarray | None, batch_size: int = 8192
@@ -184,7 +184,7 @@ class ModelBundle:
                                    usable, self.wavelength)
 
     def _posterior_samples(self, flux, error, n, seed, mask, batch_size: int = 131_072):
-        filled, net_error, _ = self._network_inputs(flux, error, mask)
+        filled, net_error = self._network_inputs(flux, error, mask)
         self.model.eval()
         step, k = max(1, batch_size // n), len(self.targets)
         out = np.empty((len(flux), n, k))
@@ -255,8 +255,7 @@ def load_model(path: str | Path) -> ModelBundle:
     except KeyError as exc:
         raise BundleError(f"{path}: bundle metadata lacks {exc}") from None
     except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise BundleError(f"{path / _WEIGHTS}: weights do not load ({first})") from None
+        raise BundleError(f"{path / _WEIGHTS}: weights do not load ({first_line(exc)})") from None
     model.eval()
     return ModelBundle(
         model=model, preprocessor=pre, wavelength=np.asarray(meta["wavelength"]),

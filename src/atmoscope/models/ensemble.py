@@ -50,11 +50,6 @@ class Ensemble:
                 raise BundleError(f"{name}: an ensemble mixes {first.kind} and {bundle.kind} "
                                   "models")
 
-    @property
-    def reference(self) -> ModelBundle:
-        """The first member: its metadata (grid, units, training) speaks for all."""
-        return self.members[0]
-
     def __len__(self) -> int:
         return len(self.members)
 

@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from atmoscope._registry import SuffixRegistry
-from atmoscope.errors import SpectrumError
+from atmoscope.errors import SpectrumError, first_line
 from atmoscope.observed.units import parse_column_unit
 
 __all__ = [
@@ -182,7 +182,7 @@ def _read_delimited(path: Path, sep: str | None) -> SpectrumTable:
     try:
         has_header, names, is_ecsv = _sniff(path, sep)
     except _DECOMPRESSION_ERRORS as exc:
-        raise SpectrumError(f"{path}: not a readable table ({_first_line(exc)})") from None
+        raise SpectrumError(f"{path}: not a readable table ({first_line(exc)})") from None
     if is_ecsv:
         return read_ecsv_table(path)
     try:
@@ -198,15 +198,11 @@ def _read_delimited(path: Path, sep: str | None) -> SpectrumTable:
     except pd.errors.EmptyDataError:
         raise SpectrumError(f"{path}: file is empty (no data rows)") from None
     except (pd.errors.ParserError, UnicodeDecodeError, *_DECOMPRESSION_ERRORS) as exc:
-        raise SpectrumError(f"{path}: not a readable table ({_first_line(exc)})") from None
+        raise SpectrumError(f"{path}: not a readable table ({first_line(exc)})") from None
     if names is None and not has_header:
         frame.columns = [f"col{i}" for i in range(frame.shape[1])]
     return SpectrumTable.from_frame(frame, meta={"format": "csv" if sep else "text"})
 
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 @register_spectrum_reader(".csv")
@@ -229,7 +225,7 @@ def read_ecsv_table(path: Path) -> SpectrumTable:
     try:
         _sniff(path, None)  # an ECSV file of comments alone is empty, as for other text
     except _DECOMPRESSION_ERRORS as exc:
-        raise SpectrumError(f"{path}: not a readable table ({_first_line(exc)})") from None
+        raise SpectrumError(f"{path}: not a readable table ({first_line(exc)})") from None
     try:
         with warnings.catch_warnings():
             # Style warnings ("multiple slashes"); the unit is re-read below anyway.

@@ -66,7 +66,7 @@ def _fit_quality(p: Prediction) -> dict:
 
 def _provenance(p: Prediction, predictor: Predictor, names) -> dict:
     """Where the prediction comes from: spectrum, models, training grid, split, scores."""
-    bundle = predictor.estimator.reference
+    bundle = predictor.estimator  # its metadata is its members'
     return {
         "spectrum": p.source,
         "models": f"{p.n_models} × {bundle.architecture['name']}, "

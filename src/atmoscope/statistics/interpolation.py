@@ -34,7 +34,7 @@ from scipy.spatial import QhullError
 from threadpoolctl import threadpool_limits  # a dependency of scikit-learn
 
 from atmoscope.data.grid import SpectralGrid
-from atmoscope.errors import ConfigError, GridError
+from atmoscope.errors import ConfigError, GridError, check_fitted, first_line
 
 __all__ = ["GridInterpolator"]
 
@@ -181,10 +181,9 @@ class GridInterpolator:
         try:
             interpolator = LinearNDInterpolator(self._scale(points), values, fill_value=np.nan)
         except (QhullError, ValueError) as exc:
-            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             raise GridError(
                 f"cannot triangulate the irregular grid over {self.params_} "
-                f"(its nodes may lie in a lower-dimensional subspace): {first_line}"
+                f"(its nodes may lie in a lower-dimensional subspace): {first_line(exc)}"
             ) from exc
         # The barycentric transforms are computed lazily, one tiny LAPACK call
         # per simplex; a multi-threaded BLAS on a busy machine can take seconds
@@ -197,8 +196,7 @@ class GridInterpolator:
         return (x - self._offset) / self._span
 
     def _check_fitted(self) -> None:
-        if not hasattr(self, "grid_"):
-            raise ConfigError("GridInterpolator is not fitted; call fit(grid) first")
+        check_fitted(self, "grid_")
 
     # --- evaluation ----------------------------------------------------------------
     def _as_points(self, params) -> np.ndarray:

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from atmoscope.data.grid import SpectralGrid
-from atmoscope.errors import AtmoscopeError, ConfigError, GridError
+from atmoscope.errors import AtmoscopeError, ConfigError, GridError, check_fitted
 from atmoscope.statistics.interpolation import GridInterpolator
 from atmoscope.synthetic import PARAMETER_NAMES, synthetic_spectra
 
@@ -136,13 +136,14 @@ class OffNodeSampler:
                               "(auto, simulator or interpolate)")
         nodes = grid if rows is None else grid.select(np.sort(np.asarray(rows)))
         source = self.source
-        if source == "auto":
-            source = "simulator" if is_synthetic(grid) else "interpolate"
-        params = nodes.parameters
-        if source == "simulator":
-            if not is_synthetic(grid):
+        if source != "interpolate":  # one check decides "auto" and guards "simulator"
+            synthetic = is_synthetic(grid)
+            if source == "simulator" and not synthetic:
                 raise ConfigError("off-node source 'simulator' needs the embedded "
                                   "synthetic grid; use 'interpolate' for this grid")
+            source = "simulator" if synthetic else "interpolate"
+        params = nodes.parameters
+        if source == "simulator":
             self.interpolator_ = None
             self.params_ = list(params.columns)
         else:
@@ -164,8 +165,7 @@ class OffNodeSampler:
         return self
 
     def _check_fitted(self) -> None:
-        if not hasattr(self, "constant_"):
-            raise ConfigError("OffNodeSampler is not fitted; call fit(grid, rows) first")
+        check_fitted(self, "constant_", "fit(grid, rows)")
 
     def in_prior(self, theta: np.ndarray) -> np.ndarray:
         """Whether each parameter vector lies where :meth:`draw` draws.

@@ -211,17 +211,17 @@ class Trainer:
             self._profile = noise_profile(np.ones(grid.n_wavelengths), cfg.noise_profile)
         self._setup_augmentation(grid, split)
         y = grid.target_values
+        self._train_flux, y_train = grid.flux[split.train], y[split.train]
         pre = self.preprocessor_ = Preprocessor(
             grid.targets, spectrum_mode=cfg.spectrum_mode, extra_features=cfg.extra_features,
-            noise_channel=self._reads_errors).fit(grid.flux[split.train], y[split.train])
+            noise_channel=self._reads_errors).fit(self._train_flux, y_train)
         val_flux, val_error = grid.flux[split.val], None
         if self._reads_errors:  # a posterior is scored on noisy spectra, the same every epoch
             val_flux, val_error = self._observe(val_flux, np.random.default_rng([cfg.seed, 2**31]))
         self._x_val, self._e_val = (torch.from_numpy(a) for a in
                                     pre.transform_spectra(val_flux, val_error))
         self._y_val = torch.from_numpy(pre.transform_targets(y[split.val]))
-        self._train_flux = grid.flux[split.train]
-        self._y_train = pre.transform_targets(y[split.train])
+        self._y_train = pre.transform_targets(y_train)
         self.model_ = build_model(cfg.model, grid.n_wavelengths, self._e_val.shape[1],
                                   len(grid.targets), **cfg.model_options)
         self._opt = _OPTIMIZERS[cfg.optimizer](self.model_.parameters(), lr=cfg.lr,
