@@ -18,7 +18,7 @@ demo: $(STAMP)
 	$(BIN)/atmoscope demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
 
 test: lint
 	$(BIN)/python -m pytest

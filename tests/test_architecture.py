@@ -13,6 +13,7 @@ LAYERS = [
     {"data", "observed", "fetch", "synthetic"},
     {"statistics"},
     {"models"},
+    {"pretrained"},
     {"evaluation"},
     {"training"},
     {"prediction"},

@@ -2,6 +2,7 @@
 
 import json
 
+import astropy.units as u
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from atmoscope.cli import main
 from atmoscope.data import write_grid
 from atmoscope.models import load_model
+from atmoscope.prediction import Predictor
 from atmoscope.synthetic import mock_observation, synthetic_grid
 from tests.helpers import SMALL_NODES as SMALL
 from tests.helpers import run
@@ -138,6 +140,34 @@ def test_cli_train_and_evaluate(small_file, tmp_path, capsys):
     assert (tmp_path / "fig" / "parity.png").is_file()
 
 
+def test_train_knows_the_flux_kind_and_crops_wavelengths(small, tmp_path, capsys):
+    cropped = write_grid(small.crop(1.0, 2.0), tmp_path / "crop.csv")  # a CSV states no unit
+    assert main(["train", "--grid", str(cropped), "--out", str(tmp_path / "x"),
+                 "--epochs", "1"]) == 2
+    assert "no flux unit stated; say what the grid holds with --flux-unit" in \
+        single_error_line(capsys.readouterr().err)
+    telescopeml = write_grid(small, tmp_path / "tml.csv")  # TelescopeML's layout: F_nu
+    assert main(["train", "--grid", str(telescopeml), "--model", "resmlp", "--epochs", "1",
+                 "--out", str(tmp_path / "b"), "--wavelength-range", "1.0,2.0",
+                 "--embed-grid"]) == 0
+    assert "TelescopeML's layout holds F_nu, so erg / (s cm2 Hz) is assumed" in \
+        capsys.readouterr().err
+    bundle = load_model(tmp_path / "b")
+    assert u.Unit(bundle.flux_unit) == u.Unit("erg / (s cm2 Hz)")
+    assert 1.0 <= bundle.wavelength.min() and bundle.wavelength.max() <= 2.0
+    assert len(bundle.wavelength) == np.sum((small.wavelength >= 1) & (small.wavelength <= 2))
+    assert bundle.training_grid().n_wavelengths == len(bundle.wavelength)
+    # without --embed-grid the recorded grid file is read and cut to the model's wavelengths
+    assert main(["train", "--grid", str(telescopeml), "--model", "resmlp", "--epochs", "1",
+                 "--out", str(tmp_path / "b2"), "--wavelength-range", "1.0,2.0"]) == 0
+    interpolator = Predictor(tmp_path / "b2").interpolator
+    np.testing.assert_allclose(interpolator.wavelength_, bundle.wavelength)
+    capsys.readouterr()
+    assert main(["train", "--grid", str(telescopeml), "--out", str(tmp_path / "c"),
+                 "--wavelength-range", "3,4", "--flux-unit", "erg/(s cm2 Hz)"]) == 2
+    assert "holds 0 of the grid's wavelengths" in single_error_line(capsys.readouterr().err)
+
+
 @pytest.mark.parametrize("args, message", [
     (["evaluate", "/nonexistent", "--grid", "x.csv"], "not a model bundle"),
     (["train", "--grid", "x.csv", "--out", "b", "--model", "nope"], "no such file"),
@@ -223,3 +253,88 @@ def test_cli_predict_json_and_catalog(bobcat_ensemble, shared_data, tmp_path, ca
     assert main(["predict", str(bobcat_ensemble), "/nonexistent/x.csv", "--json"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ")
+
+
+# --- predict with the built-in models -------------------------------------------------------
+def _observed(shared_data, name, tmp_path):
+    """A copy of a real observed spectrum away from ../shared (the models need nothing there)."""
+    import shutil
+
+    return shutil.copy(shared_data / "observed" / name, tmp_path / name)
+
+
+def test_predict_needs_no_model_and_says_which_it_used(shared_data, tmp_path, capsys):
+    hd = _observed(shared_data, "HD3651B_spex_prism.csv", tmp_path)
+    assert main(["predict", str(hd), "--json", "--samples", "400"]) == 0
+    captured = capsys.readouterr()
+    assert "model: bobcat (the built-in model that best covers 0.65–2.56 µm" in captured.err
+    out = json.loads(captured.out)
+    assert out["model"] == "bobcat" and out["object"] == "HD3651B_spex_prism"
+    assert out["uncertainty"] == "posterior"
+    assert abs(out["parameters"]["temperature"]["mean"] - 818) < 100  # Zhang et al. 2021
+    assert out["fit"]["dof"] == out["pixels"]["used"] - 5  # 4 targets and the flux scale
+    assert out["pixels"]["used"] == out["pixels"]["model"]
+
+
+def test_a_jwst_spectrum_is_used_over_its_whole_range(shared_data, tmp_path, capsys):
+    wolf = _observed(shared_data, "JWST-NIRSPEC-PRISM_Wolf1130C_Burgasser2025.csv", tmp_path)
+    assert main(["predict", str(wolf), "--json", "--samples", "200"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["model"] == "bobcat-jwst"
+    lo, hi = out["pixels"]["range_um"]
+    assert lo < 0.61 and hi > 5.29  # 3–5 µm CH4/CO/CO2 bands included
+    assert 500 <= out["parameters"]["temperature"]["mean"] <= 1000  # a T8 subdwarf
+
+
+def test_model_all_compares_the_models_that_cover_a_spectrum(shared_data, tmp_path, capsys):
+    hd = _observed(shared_data, "HD3651B_spex_prism.csv", tmp_path)
+    assert main(["predict", str(hd), "--model", "all", "--json", "--samples", "200"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    models = [m["model"] for m in out["models"]]
+    assert set(models) == {"bobcat", "diamondback"}  # bobcat-jwst needs 0.6–5.3 µm
+    chi2 = [m["fit"]["reduced_chi2"] for m in out["models"]]
+    assert chi2 == sorted(chi2)
+    assert "fsed" in next(m for m in out["models"] if m["model"] == "diamondback")["parameters"]
+    assert main(["predict", str(hd), "--model", "all", "--samples", "100"]) == 0
+    text = capsys.readouterr().out
+    assert "2 models, best reduced χ² first" in text and "fsed" in text and "reduced χ²" in text
+    assert main(["predict", str(hd), "--model", "nope"]) == 2
+    assert "no pretrained model 'nope'" in single_error_line(capsys.readouterr().err)
+
+
+def test_catalog_formats_units_distances_and_exit_status(shared_data, tmp_path, capsys):
+    from astropy.table import Table
+
+    files = [str(_observed(shared_data, n, tmp_path))
+             for n in ("HD3651B_spex_prism.csv", "GJ570D_spex_prism.csv")]
+    distances = tmp_path / "d.csv"
+    distances.write_text("object,distance_pc\nHD3651B_spex_prism,11.134\n")
+    for suffix in ("ecsv", "fits", "parquet"):
+        out = tmp_path / f"cat.{suffix}"
+        assert main(["predict", *files, "--out", str(out), "--samples", "50",
+                     "--distances", str(distances)]) == 0
+        assert f"wrote {out}: 2 of 2 spectra predicted" in capsys.readouterr().out
+    table = Table.read(tmp_path / "cat.ecsv")
+    assert list(table["object"]) == ["HD3651B_spex_prism", "GJ570D_spex_prism"]
+    assert str(table["temperature_p2_5"].unit) == "K" and str(table["gravity_mean"].unit) == "dex"
+    assert table["temperature_p2_5"][0] < table["temperature_p97_5"][0]
+    assert table.meta["model"] == "best-covering built-in model" and "date" in table.meta
+    assert set(table["model"]) == {"bobcat"} and np.all(table["reduced_chi2"] > 0)
+    distance, radius = (np.ma.filled(table[c], np.nan) for c in ("distance_pc",
+                                                                    "implied_radius_rjup"))
+    assert distance[0] == 11.134 and np.isnan(distance[1])  # no distance given for GJ 570D
+    # the Sonora grids' flux is right only up to a constant: no radius is implied
+    assert np.isnan(radius[0]) and "no implied radius" in table["flags"][0]
+    fits = Table.read(tmp_path / "cat.fits")
+    assert str(fits["temperature_mean"].unit) == "K" and "CREATOR" in fits.meta
+    parquet = pd.read_parquet(tmp_path / "cat.parquet")
+    assert list(parquet.object) == list(table["object"])
+    capsys.readouterr()  # (reading the FITS warns that dex and R_jup are not FITS units)
+    # an unknown extension is refused before any work; a batch where all fail exits 1
+    assert main(["predict", *files, "--out", str(tmp_path / "t.xlsx")]) == 2
+    assert "unknown catalog format" in single_error_line(capsys.readouterr().err)
+    assert not (tmp_path / "t.xlsx").exists()
+    bad = tmp_path / "bad.csv"
+    bad.write_text("wl_um,F_lambda\nnot,numbers\n")
+    assert main(["predict", str(bad), str(bad) + "x", "--out", str(tmp_path / "b.csv")]) == 1
+    assert "none of the 2 spectra could be predicted" in capsys.readouterr().err

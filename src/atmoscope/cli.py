@@ -165,19 +165,26 @@ def fetch_cmd(source: str, files: tuple[str, ...], sha256: str | None, cache_dir
 
 
 # --- train / evaluate --------------------------------------------------------------------
-def _parse_snr_range(value: str | None):
+def _parse_pair(value: str, flag: str) -> tuple[float, float]:
+    """LOW,HIGH with 0 < LOW <= HIGH, both finite."""
+    import math
+
+    try:
+        low, high = (float(v) for v in value.split(","))
+    except ValueError:
+        raise click.BadParameter(f"expected LOW,HIGH (e.g. 10,1000), got {value!r}",
+                                 param_hint=flag) from None
+    if not (0 < low <= high and math.isfinite(high)):
+        raise click.BadParameter(f"need 0 < LOW <= HIGH, got {value!r}", param_hint=flag)
+    return (low, high)
+
+
+def _parse_snr_range(value: str | None, flag: str = "--noise-snr"):
     if value is None:
         return None
     if value.lower() in ("none", "off", "0"):
         return ()
-    try:
-        low, high = (float(v) for v in value.split(","))
-    except ValueError:
-        raise click.BadParameter(f"expected LOW,HIGH (e.g. 10,1000) or none, got {value!r}",
-                                 param_hint="--noise-snr") from None
-    if not 0 < low <= high:
-        raise click.BadParameter(f"need 0 < LOW <= HIGH, got {value!r}", param_hint="--noise-snr")
-    return (low, high)
+    return _parse_pair(value, flag)
 
 
 @cli.command("train")
@@ -222,17 +229,32 @@ def _parse_snr_range(value: str | None):
               "absolute flux level (for observed spectra of unknown distance and radius).")
 @click.option("--ensemble", type=click.IntRange(1), default=1, show_default=True,
               help="Train N members with seeds seed, seed+1, ... into OUT/member-i.")
+@click.option("--wavelength-range", default=None,
+              help="Train on the grid's wavelengths in LOW,HIGH only (the grid's unit), "
+              "e.g. 0.9,2.5 for spectra that cover 0.9–2.5 µm.")
+@click.option("--embed-grid", is_flag=True, help="Store the training grid in the bundle "
+              "(compressed), so its model spectra and χ² need nothing beside it.")
+@click.option("--flux-scale", type=click.Choice(["absolute", "arbitrary"]), default="absolute",
+              show_default=True, help="Whether the grid's flux is the true surface flux in "
+              "its unit, or right only up to a constant (then no radius is implied from a "
+              "distance).")
 @_grid_options
 def train_cmd(grid_path, model, split_kind, holdout, out, epochs, budget, batch_size, lr,
               noise_snr, noise_profile, offnode, offnode_source, seed, resume, as_json,
-              drop_duplicates, scale_free, ensemble, targets, wavelength_unit, flux_unit) -> None:
-    """Train a model on a grid and write a bundle (weights, preprocessing, provenance)."""
+              drop_duplicates, scale_free, ensemble, wavelength_range, embed_grid, flux_scale,
+              targets, wavelength_unit, flux_unit) -> None:
+    """Train a model on a grid and write a bundle (weights, preprocessing, provenance).
+
+    The grid must state its flux unit (or be in TelescopeML's layout, which is F_nu):
+    a model has to know what kind of flux density it was trained on."""
     from atmoscope.data.splits import make_split
     from atmoscope.evaluation.report import format_report
     from atmoscope.training.trainer import TrainConfig
     from atmoscope.workflows import noise_profile_from_spectrum, train_ensemble, training_summary
 
     g = _load_grid(grid_path, targets, wavelength_unit, flux_unit, drop_duplicates)
+    if wavelength_range is not None:
+        g = g.crop(*_parse_pair(wavelength_range, "--wavelength-range"))
     split = make_split(g, split_kind, seed=seed, holdout=holdout)
     n_train, n_val, n_test = split.sizes()
     click.echo(f"{g}: {split_kind} split {n_train} train / {n_val} validation / {n_test} test",
@@ -253,7 +275,8 @@ def train_cmd(grid_path, model, split_kind, holdout, out, epochs, budget, batch_
         click.echo(format_report(report))
         click.echo(f"bundle: {path}")
 
-    train_ensemble(g, split, config, out, ensemble, resume=resume, on_member=show)
+    train_ensemble(g, split, config, out, ensemble, resume=resume, embed_grid=embed_grid,
+                   flux_scale=flux_scale, on_member=show)
 
 
 @cli.command("evaluate")
@@ -298,7 +321,7 @@ def evaluate_cmd(bundle_path, grid_path, as_json, plots, drop_duplicates, target
 @click.option("--snr", default="5,100", show_default=True, help="S/N range LOW,HIGH.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path),
-              default=None, help="Coverage curves and rank histograms (PNG or PDF).")
+              default=None, help="Coverage curves and rank histograms (PNG, PDF or SVG).")
 @click.option("--drop-duplicates", type=click.Choice(["first", "none"]), default="none",
               show_default=True, help="As for train (the same choice finds the same test split).")
 @_grid_options
@@ -316,7 +339,7 @@ def calibrate_cmd(bundle_path, grid_path, as_json, n_spectra, draws, snr, seed, 
     from atmoscope.models import load_estimator
 
     estimator = load_estimator(bundle_path)
-    low_high = _parse_snr_range(snr)
+    low_high = _parse_snr_range(snr, "--snr")
     if not low_high:
         raise click.BadParameter(f"expected LOW,HIGH, got {snr!r}", param_hint="--snr")
     g = _load_grid(grid_path, targets, wavelength_unit, flux_unit, drop_duplicates)
@@ -346,9 +369,35 @@ def calibrate_cmd(bundle_path, grid_path, as_json, n_spectra, draws, snr, seed, 
         click.echo(line)
 
 
+# --- models ----------------------------------------------------------------------------
+@cli.command("models")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON array.")
+def models_cmd(as_json: bool) -> None:
+    """List the pretrained models that ship with atmoscope (predict needs no training)."""
+    from atmoscope.data.targets import target_label
+    from atmoscope.pretrained import available_models
+
+    models = available_models()
+    if as_json:
+        click.echo(json.dumps([m.to_dict() for m in models], indent=2, ensure_ascii=False))
+        return
+    for m in models:
+        lo, hi = m.wavelength_range
+        click.echo(f"{m.name}: {m.description}")
+        click.echo(f"  kind         {m.kind}, {m.size_bytes / 1e6:.1f} MB")
+        click.echo(f"  wavelengths  {lo:.3g}–{hi:.3g} {m.wavelength_unit} ({m.n_wavelengths})")
+        click.echo(f"  targets      {', '.join(target_label(t)[0] for t in m.targets)}")
+        click.echo(f"  grid         {m.grid_file} (sha256 {m.grid_hash[:16]}…)")
+        click.echo(f"  retrain      {m.command}")
+
+
 # --- predict / report -------------------------------------------------------------------
 def _prediction_options(func):
     options = [
+        click.option("--model", "model", default=None, metavar="NAME|PATH|all",
+                     help="A built-in model (atmoscope models), a bundle or ensemble folder, "
+                     "or 'all' (every built-in model covering the spectrum, best reduced χ² "
+                     "first). Default: the built-in model that best covers the spectrum."),
         click.option("--samples", type=click.IntRange(2), default=1000, show_default=True,
                      help="Samples per spectrum in all, shared by the members of an ensemble: "
                      "Monte-Carlo draws over the flux errors (point models) or posterior "
@@ -357,13 +406,15 @@ def _prediction_options(func):
                      help="Samples per model instead (--samples = draws × models)."),
         click.option("--seed", type=int, default=0, show_default=True),
         click.option("--distance", type=click.FloatRange(min=0, min_open=True), default=None,
-                     help="Distance in pc (with --radius: scale to surface flux)."),
+                     help="Distance in pc: gives the radius the flux scale implies; with "
+                     "--radius, scales the spectrum to surface flux (flux-level models)."),
         click.option("--radius", type=click.FloatRange(min=0, min_open=True), default=None,
-                     help="Radius in R_Jup."),
+                     help="Radius in R_Jup (with --distance)."),
         click.option("--grid", "grid_path", type=click.Path(path_type=Path), default=None,
                      help="Training grid for the model spectrum (default: the bundle's)."),
         click.option("--grid-flux", type=click.Choice(["fnu", "flambda"]), default=None,
-                     help="Kind of flux density in the grid, if its unit was not recorded."),
+                     help="Kind of flux density in the grid, for old bundles that did not "
+                     "record its unit."),
         click.option("--allow-partial", is_flag=True,
                      help="Mask model pixels the spectrum does not cover instead of refusing."),
         click.option("--wave-col", default=None, help="Wavelength column (name or 0-based index)."),
@@ -372,6 +423,11 @@ def _prediction_options(func):
         click.option("--wave-unit", default=None, help="Wavelength unit if the file does not say."),
         click.option("--spectrum-flux-unit", "spec_flux_unit", default=None,
                      help="Flux unit if the file does not say (e.g. 'erg/s/cm2/AA', 'Jy')."),
+        click.option("--figures", "figures", type=click.Path(file_okay=False, path_type=Path),
+                     default=None, help="Folder for paper-ready figures of each spectrum "
+                     "(spectrum fit, corner plot, sensitivity)."),
+        click.option("--format", "fig_format", type=click.Choice(["png", "pdf", "svg"]),
+                     default="png", show_default=True, help="Format of --figures."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -382,86 +438,152 @@ def _column(value: str | None):
     return int(value) if value is not None and value.isdigit() else value
 
 
-def _read_options(wave_col, flux_col, err_col, wave_unit, spec_flux_unit) -> dict:
-    return {"wave_col": _column(wave_col), "flux_col": _column(flux_col),
-            "err_col": _column(err_col), "wave_unit": wave_unit, "flux_unit": spec_flux_unit}
+def _read_options(o: dict) -> dict:
+    return {"wave_col": _column(o["wave_col"]), "flux_col": _column(o["flux_col"]),
+            "err_col": _column(o["err_col"]), "wave_unit": o["wave_unit"],
+            "flux_unit": o["spec_flux_unit"]}
 
 
-def _make_predictor(bundle_path, samples, draws, seed, distance, radius, grid_path, grid_flux,
-                    allow_partial):
-    from atmoscope.models import load_estimator
-    from atmoscope.prediction import Predictor
+def _split_inputs(inputs: tuple[str, ...], model: str | None) -> tuple[str | None, list[str]]:
+    """The older form ``predict BUNDLE FILE...``: a first argument that is a bundle (or a
+    folder of bundles) is the model."""
+    from atmoscope.models.bundle import is_bundle
 
-    if (distance is None) != (radius is None):
-        raise click.UsageError("--distance and --radius go together")
-    estimator = load_estimator(bundle_path)
-    n = samples if draws is None else draws * len(estimator)
-    return Predictor(estimator, grid=grid_path, n_samples=n, seed=seed, distance_pc=distance,
-                     radius_rjup=radius, allow_partial=allow_partial, grid_flux_kind=grid_flux)
+    first = Path(inputs[0])
+    if model is None and len(inputs) > 1 and first.is_dir() and (
+            is_bundle(first) or any(is_bundle(p) for p in first.glob("*/"))):
+        return str(first), list(inputs[1:])
+    return model, list(inputs)
+
+
+def _model_choice(model, o: dict):
+    from atmoscope.prediction import ModelChoice
+
+    if o["radius"] is not None and o["distance"] is None:
+        raise click.UsageError("--radius needs --distance")
+    return ModelChoice(model, n_samples=o["samples"], n_draws=o["draws"], seed=o["seed"],
+                       distance_pc=o["distance"], radius_rjup=o["radius"],
+                       grid=o["grid_path"], allow_partial=o["allow_partial"],
+                       grid_flux_kind=o["grid_flux"])
+
+
+def _figure_writer(o: dict):
+    """A callback writing each prediction's figures into ``--figures`` (None: not asked)."""
+    if o["figures"] is None:
+        return None
+    from atmoscope.reporting import write_prediction_figures
+
+    def write(prediction, predictor) -> None:
+        for path in write_prediction_figures(prediction, predictor, o["figures"],
+                                             o["fig_format"]):
+            click.echo(f"figure: {path}", err=True)
+
+    return write
+
+
+def _write_extras(pairs, o: dict, report_path: Path | None) -> None:
+    """The HTML report (best model) and the figures (every model) of one spectrum."""
+    from atmoscope.reporting import write_prediction_report
+
+    figures = _figure_writer(o)
+    for i, (prediction, predictor) in enumerate(pairs):
+        if figures is not None:
+            figures(prediction, predictor)
+        if report_path is not None and i == 0:
+            path = write_prediction_report(prediction, predictor, report_path)
+            click.echo(f"report: {path}", err=True)
 
 
 @cli.command("predict")
-@click.argument("bundle_path", metavar="BUNDLE", type=click.Path(path_type=Path))
-@click.argument("spectra", metavar="FILE_OR_GLOB...", nargs=-1, required=True)
+@click.argument("inputs", metavar="[BUNDLE] SPECTRUM...", nargs=-1, required=True)
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Catalog table: .csv or .parquet, one row per spectrum.")
+              help="Catalog table, one row per spectrum (and model): .csv, .parquet, .ecsv "
+              "or .fits (the last two with units and metadata).")
 @click.option("--json", "as_json", is_flag=True, help="One spectrum: print one JSON object.")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="One spectrum: also write a self-contained HTML report.")
+@click.option("--distances", "distances_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Table of object (or file) and distance_pc [, radius_rjup] "
+              "columns: a distance per object of a batch.")
 @_prediction_options
-def predict_cmd(bundle_path, spectra, out, as_json, report_path, samples, draws, seed, distance,
-                radius, grid_path, grid_flux, allow_partial, wave_col, flux_col, err_col,
-                wave_unit, spec_flux_unit) -> None:
+def predict_cmd(inputs, out, as_json, report_path, distances_path, **o) -> None:
     """Predict parameters, with uncertainties, of observed spectra (CSV, text, FITS).
 
-    BUNDLE is a model bundle or a folder of bundles (an ensemble)."""
-    from atmoscope.prediction import predict_catalog, spectrum_files, write_catalog
-    from atmoscope.workflows import format_prediction
+    With no --model, each spectrum goes to the built-in model whose wavelengths best
+    cover it (see `atmoscope models`); `predict BUNDLE SPECTRUM...` uses that bundle.
+    A batch exits with status 1 when no spectrum could be predicted."""
+    from atmoscope.prediction import (
+        catalog_format,
+        predict_catalog,
+        read_distances,
+        spectrum_files,
+        write_catalog,
+    )
+    from atmoscope.prediction.choice import ALL
+    from atmoscope.workflows import format_predictions
 
-    predictor = _make_predictor(bundle_path, samples, draws, seed, distance, radius, grid_path,
-                                grid_flux, allow_partial)
-    read = _read_options(wave_col, flux_col, err_col, wave_unit, spec_flux_unit)
-    files = spectrum_files(spectra)
+    model, patterns = _split_inputs(inputs, o.pop("model"))
+    files = spectrum_files(patterns)
+    if out is not None:
+        catalog_format(out)  # refuse an unknown extension before any work
+    choice = _model_choice(model, o)
+    distances = read_distances(distances_path) if distances_path is not None else None
+    read = _read_options(o)
     if len(files) == 1 and out is None:
-        prediction = predictor.predict(files[0], **read)
-        if report_path is not None:
-            from atmoscope.reporting import write_prediction_report
+        from atmoscope.observed import read_spectrum
+        from atmoscope.prediction import distance_for
 
-            path = write_prediction_report(prediction, predictor, report_path)
-            click.echo(f"report: {path}", err=True)
-        click.echo(json.dumps(prediction.to_dict(), indent=2) if as_json
-                   else format_prediction(prediction))
-        return
+        spectrum = read_spectrum(files[0], **read)
+        pairs, note = choice.predict(
+            spectrum, *distance_for(distances, files[0], spectrum.meta.get("object")))
+        if note:
+            click.echo(note, err=True)
+        _write_extras(pairs, o, report_path)
+        predictions = [p for p, _ in pairs]
+        if as_json:
+            dicts = [p.to_dict() for p in predictions]
+            click.echo(json.dumps({"source": str(files[0]), "note": note, "models": dicts}
+                                  if model == ALL else dicts[0], indent=2))
+        else:
+            click.echo(format_predictions(predictions))
+        return None
     if as_json or report_path is not None:
         raise click.UsageError("--json and --report take one spectrum; use --out for many")
-    table = predict_catalog(predictor, files, **read)
+    table = predict_catalog(choice, files, distances=distances,
+                            on_prediction=_figure_writer(o), **read)
+    ok = table.loc[table.status == "ok", "source"].nunique()
     if out is None:
         click.echo(table.to_string(index=False))
-        return
-    write_catalog(table, out)
-    click.echo(f"wrote {out}: {int((table.status == 'ok').sum())} of {len(table)} spectra "
-               "predicted")
+    else:
+        write_catalog(table, out, meta={"model": model or "best-covering built-in model"})
+        click.echo(f"wrote {out}: {ok} of {len(files)} spectra predicted")
+    if ok == 0:
+        click.echo(f"error: none of the {len(files)} spectra could be predicted (see the "
+                   "error column)", err=True)
+        return 1
+    return None
 
 
 @cli.command("report")
-@click.argument("bundle_path", metavar="BUNDLE", type=click.Path(path_type=Path))
-@click.argument("spectrum", type=click.Path(path_type=Path))
+@click.argument("inputs", metavar="[BUNDLE] SPECTRUM", nargs=-1, required=True)
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="HTML file to write (self-contained).")
 @_prediction_options
-def report_cmd(bundle_path, spectrum, out, samples, draws, seed, distance, radius, grid_path,
-               grid_flux, allow_partial, wave_col, flux_col, err_col, wave_unit,
-               spec_flux_unit) -> None:
-    """Predict one spectrum and write a self-contained HTML report."""
-    from atmoscope.reporting import write_prediction_report
-    from atmoscope.workflows import format_prediction
+def report_cmd(inputs, out, **o) -> None:
+    """Predict one spectrum and write a self-contained HTML report (of the best-fitting
+    model, with --model all)."""
+    from atmoscope.observed import read_spectrum
+    from atmoscope.workflows import format_predictions
 
-    predictor = _make_predictor(bundle_path, samples, draws, seed, distance, radius, grid_path,
-                                grid_flux, allow_partial)
-    prediction = predictor.predict(spectrum, **_read_options(wave_col, flux_col, err_col,
-                                                             wave_unit, spec_flux_unit))
-    click.echo(format_prediction(prediction))
-    click.echo(f"report: {write_prediction_report(prediction, predictor, out)}")
+    model, files = _split_inputs(inputs, o.pop("model"))
+    if len(files) != 1:
+        raise click.UsageError(f"report takes one spectrum, got {len(files)}")
+    choice = _model_choice(model, o)
+    pairs, note = choice.predict(read_spectrum(files[0], **_read_options(o)))
+    if note:
+        click.echo(note, err=True)
+    click.echo(format_predictions([p for p, _ in pairs]))
+    _write_extras(pairs, o, out)
 
 
 # --- demo ------------------------------------------------------------------------------

@@ -16,12 +16,14 @@ import numpy as np
 from atmoscope.data.grid import SpectralGrid
 from atmoscope.data.splits import Split
 from atmoscope.data.targets import target_labels
+from atmoscope.errors import ConfigError
 from atmoscope.evaluation.report import evaluate_estimator
 from atmoscope.models import Ensemble, ModelBundle
 from atmoscope.models.ensemble import member_path
 from atmoscope.training.trainer import TrainConfig, Trainer
 
-__all__ = ["format_prediction", "noise_profile_from_spectrum", "run_demo", "train_bundle",
+__all__ = ["format_comparison", "format_prediction", "format_predictions",
+           "noise_profile_from_spectrum", "run_demo", "train_bundle",
            "train_ensemble", "training_summary", "write_figures"]
 
 
@@ -40,12 +42,18 @@ def write_figures(folder: Path, targets, truth: np.ndarray, predicted: np.ndarra
 
 def train_bundle(grid: SpectralGrid, split: Split, config: TrainConfig, out: str | Path | None,
                  *, resume: bool = False, progress: bool = True,
-                 snrs: tuple[float, ...] = (10, 20, 50)) -> tuple[ModelBundle, dict]:
+                 snrs: tuple[float, ...] = (10, 20, 50), embed_grid: bool = False,
+                 flux_scale: str = "absolute") -> tuple[ModelBundle, dict]:
     """Train, score on ``split.test`` (noiseless and noisy), save the bundle and figures.
 
     Args:
         out: bundle directory; its checkpoint is ``<out>.checkpoint.pt`` (kept for
             ``resume`` until the bundle is written). None: keep in memory only.
+        embed_grid: store the training grid inside the bundle (self-contained χ² and
+            model spectra).
+        flux_scale: ``"absolute"`` when the grid's flux is the true surface flux in its
+            unit, ``"arbitrary"`` when only its shape is (a constant factor unknown): then
+            no radius is implied from a distance. Recorded as ``grid["flux_scale"]``.
 
     Returns:
         The bundle and the evaluation report (with the test predictions). The bundle's
@@ -53,6 +61,8 @@ def train_bundle(grid: SpectralGrid, split: Split, config: TrainConfig, out: str
         checkpoints and the final evaluation took (only the loop counts against
         ``config.budget``); in memory it also has the time saving took.
     """
+    if flux_scale not in ("absolute", "arbitrary"):
+        raise ConfigError(f"flux_scale must be 'absolute' or 'arbitrary', not {flux_scale!r}")
     out = Path(out) if out is not None else None
     checkpoint = out.with_name(out.name + ".checkpoint.pt") if out is not None else None
     if out is not None:
@@ -60,6 +70,7 @@ def train_bundle(grid: SpectralGrid, split: Split, config: TrainConfig, out: str
     trainer = Trainer(config, checkpoint=checkpoint, progress=progress).fit(
         grid, split, resume=resume)
     bundle = trainer.to_bundle(grid, split)
+    bundle.grid["flux_scale"] = flux_scale
     start = time.perf_counter()
     report = evaluate_estimator(bundle, grid, split.test, snrs=snrs)
     bundle.metrics = {k: v for k, v in report.items() if k != "predictions"}
@@ -67,7 +78,7 @@ def train_bundle(grid: SpectralGrid, split: Split, config: TrainConfig, out: str
     timings["evaluation"] = time.perf_counter() - start
     if out is not None:
         start = time.perf_counter()
-        bundle.save(out)
+        bundle.save(out, grid=grid if embed_grid else None)
         write_figures(out / "figures", grid.targets, grid.target_values[split.test],
                       report["predictions"], bundle.history)
         timings["save"] = time.perf_counter() - start
@@ -77,6 +88,7 @@ def train_bundle(grid: SpectralGrid, split: Split, config: TrainConfig, out: str
 
 def train_ensemble(grid: SpectralGrid, split: Split, config: TrainConfig, out: str | Path | None,
                    members: int = 1, *, resume: bool = False, progress: bool = True,
+                   embed_grid: bool = False, flux_scale: str = "absolute",
                    on_member: Callable[[Path | None, ModelBundle, dict], None] | None = None
                    ) -> list[tuple[ModelBundle, dict]]:
     """Train ``members`` bundles with seeds ``config.seed``, ``config.seed + 1``, …; one
@@ -95,7 +107,8 @@ def train_ensemble(grid: SpectralGrid, split: Split, config: TrainConfig, out: s
     for i in range(members):
         target = out if members == 1 or out is None else member_path(out, i)
         bundle, report = train_bundle(grid, split, replace(config, seed=config.seed + i),
-                                      target, resume=resume, progress=progress)
+                                      target, resume=resume, progress=progress,
+                                      embed_grid=embed_grid, flux_scale=flux_scale)
         if on_member is not None:
             on_member(target, bundle, report)
         results.append((bundle, report))
@@ -188,7 +201,8 @@ def format_prediction(prediction) -> str:
     """A prediction as the terminal shows it: parameters, fit quality, notes."""
     from atmoscope.data.targets import target_label
 
-    lines = [f"{prediction.source}: {prediction.n_models} model(s) × "
+    model = f" [{prediction.model}]" if prediction.model else ""
+    lines = [f"{prediction.source}{model}: {prediction.n_models} network(s) × "
              f"{prediction.n_draws} {prediction.sample_label}",
              f"{'parameter':<14}{'mean':>10}{'std':>9}{'2.5%':>10}{'16%':>10}{'50%':>10}"
              f"{'84%':>10}{'97.5%':>10}"]
@@ -201,8 +215,43 @@ def format_prediction(prediction) -> str:
         f = prediction.fit
         lines.append(f"χ² = {f.chi2:.1f} for {f.dof} degrees of freedom (reduced "
                      f"{f.reduced_chi2:.2f}, p = {f.p_value:.2g}); flux scale "
-                     f"{prediction.scale:.4g}")
+                     f"{prediction.scale:.4g} (observed ÷ model, in the grid's unit)")
     if prediction.implied_radius_rjup is not None:
         lines.append(f"implied radius: {prediction.implied_radius_rjup:.3f} R_Jup")
     lines += [f"note: {flag}" for flag in prediction.flags]
     return "\n".join(lines)
+
+
+def format_comparison(predictions) -> str:
+    """Several models' predictions of one spectrum side by side (mean ± std per
+    parameter; reduced χ² and p-value), in the order given (best fit first)."""
+    from atmoscope.data.targets import target_label
+
+    names = [p.model or f"model {i + 1}" for i, p in enumerate(predictions)]
+    width = max(18, *(len(n) + 2 for n in names))
+    targets = list(dict.fromkeys(t for p in predictions for t in p.targets))
+    lines = [f"{predictions[0].source}: {len(predictions)} models, best reduced χ² first",
+             f"{'':<16}" + "".join(f"{n:>{width}}" for n in names)]
+    for t in targets:
+        label, unit = target_label(t)
+        cells = []
+        for p in predictions:
+            s = p.summary().get(t)
+            cells.append(f"{s['mean']:.4g} ± {s['std']:.2g}" if s else "—")
+        lines.append(f"{(label + (f' [{unit}]' if unit else '')):<16}"
+                     + "".join(f"{c:>{width}}" for c in cells))
+    for key, text in (("reduced_chi2", "reduced χ²"), ("p_value", "p-value")):
+        cells = [f"{getattr(p.fit, key):.3g}" if p.fit is not None else "—"
+                 for p in predictions]
+        lines.append(f"{text:<16}" + "".join(f"{c:>{width}}" for c in cells))
+    for name, p in zip(names, predictions, strict=True):
+        lines += [f"note ({name}): {flag}" for flag in p.flags]
+    return "\n".join(lines)
+
+
+def format_predictions(predictions) -> str:
+    """One prediction in full (:func:`format_prediction`), several side by side
+    (:func:`format_comparison`)."""
+    if len(predictions) == 1:
+        return format_prediction(predictions[0])
+    return format_comparison(predictions)

@@ -5,12 +5,13 @@ import gzip
 import shutil
 import warnings
 
+import astropy.units as u
 import numpy as np
 import pandas as pd
 import pytest
 
 import atmoscope.data.io as grid_io
-from atmoscope.data import DuplicateSpectraWarning, read_grid, write_grid
+from atmoscope.data import AssumedUnitWarning, DuplicateSpectraWarning, read_grid, write_grid
 from atmoscope.data.io import register_grid_reader
 from atmoscope.errors import ConfigError, GridError
 
@@ -37,9 +38,28 @@ def test_reads_telescopeml_layout(bobcat104, grids):
     assert len(g.content_hash) == 64
 
 
+def test_telescopeml_layout_is_taken_as_f_nu_and_says_so(grids):
+    with pytest.warns(AssumedUnitWarning, match="TelescopeML's layout holds F_nu"):
+        g = read_grid(grids / "sonora_bobcat_telescopeml104.csv")
+    assert g.flux_unit == u.Unit("erg / (s cm2 Hz)")
+    # a stated unit wins, and other layouts stay unknown (train refuses them)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", AssumedUnitWarning)
+        stated = read_grid(grids / "sonora_bobcat_telescopeml104.csv", flux_unit="W / (m2 Hz)")
+        assert stated.flux_unit == u.Unit("W / (m2 Hz)")
+        assert read_grid(grids / "sonora_bobcat_spex_prism.csv").flux_unit is None
+
+
 def test_reads_ascending_grid_with_more_wavelengths(grids):
     g = read_grid(grids / "sonora_bobcat_spex_prism.csv")
     assert (g.n_spectra, g.n_wavelengths) == (345, 563)
+    cropped = g.crop(0.9, 2.49)
+    assert cropped.wavelength[0] >= 0.9 and cropped.wavelength[-1] <= 2.49
+    assert cropped.n_spectra == 345 and cropped.n_wavelengths == 442
+    np.testing.assert_array_equal(cropped.flux, g.flux[:, (g.wavelength >= 0.9)
+                                                      & (g.wavelength <= 2.49)])
+    with pytest.raises(ConfigError, match="holds 0 of the grid's wavelengths"):
+        g.crop(3.0, 4.0)
     assert g.wavelength[0] == pytest.approx(0.653956)
     assert g.wavelength[-1] == pytest.approx(2.564, abs=1e-3)
 
@@ -245,9 +265,9 @@ def test_custom_grid_reader(tmp_path, small_frame, monkeypatch):
 
 def test_bad_arguments_are_config_errors(tmp_path, small_frame):
     path = _write(tmp_path, small_frame)
-    with pytest.raises(ConfigError, match=r"bad\.csv: wavelength_unit 'bananas' \(given\)"):
+    with pytest.raises(ConfigError, match=r"bad\.csv: 'bananas' \(--wavelength-unit\)"):
         read_grid(path, wavelength_unit="bananas")
-    with pytest.raises(ConfigError, match=r"flux_unit 'bananas' \(given\) is not a unit"):
+    with pytest.raises(ConfigError, match=r"'bananas' \(--flux-unit\) is not a unit"):
         read_grid(path, flux_unit="bananas")
     with pytest.raises(ConfigError, match="drop_duplicates must be None, 'first' or 'none'"):
         read_grid(path, drop_duplicates="all")
@@ -268,7 +288,7 @@ def test_corrupt_parquet_metadata(tmp_path, small_frame):
         read_grid(tmp_path / "g.parquet")
     pq.write_table(table.replace_schema_metadata({b"atmoscope": b'{"flux_unit": "bananas"}'}),
                    tmp_path / "u.parquet")
-    with pytest.raises(GridError, match=r"flux_unit 'bananas' \(recorded in the file\)"):
+    with pytest.raises(GridError, match=r"'bananas' \(flux_unit recorded in the file\)"):
         read_grid(tmp_path / "u.parquet")
 
 

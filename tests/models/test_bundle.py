@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 
+from atmoscope.data import write_grid
 from atmoscope.data.noise import noisy_observation
 from atmoscope.data.splits import node_split
-from atmoscope.errors import BundleError
+from atmoscope.errors import BundleError, ConfigError
 from atmoscope.models import build_model, load_model
 from atmoscope.training import TrainConfig
 from atmoscope.workflows import train_bundle
@@ -31,6 +32,26 @@ def test_bundle_round_trip(small, tmp_path):
         "loss_curves.png", "parity.png", "residuals.png"]
     assert not (tmp_path / "b.checkpoint.pt").exists()
     assert report["predictions"].shape == (len(split.test), 4)
+
+
+def test_bundle_stores_its_grid_and_half_precision_weights(small, tmp_path):
+    bundle, _ = train_bundle(small, node_split(small), TrainConfig(model="rescnn", epochs=1),
+                             tmp_path / "b", progress=False, embed_grid=True)
+    assert load_model(tmp_path / "b").training_grid().content_hash == small.content_hash
+    bundle.save(tmp_path / "half", weights_dtype="float16")  # keeps the grid it was saved with
+    half = load_model(tmp_path / "half")
+    assert half.training_grid().content_hash == small.content_hash
+    assert (tmp_path / "half" / "weights.pt").stat().st_size < 0.6 * (
+        tmp_path / "b" / "weights.pt").stat().st_size
+    full, approx = bundle.predict(small.flux[:50]), half.predict(small.flux[:50])
+    span = np.ptp(small.target_values, axis=0)
+    assert np.max(np.abs(full - approx) / span) < 0.01  # float16 rounding is negligible
+    with pytest.raises(ConfigError, match="not the one this model was trained on"):
+        bundle.save(tmp_path / "x", grid=small.select(np.arange(10)))
+    # a stored grid that was swapped afterwards is caught
+    write_grid(small.select(np.arange(10)), tmp_path / "half" / "grid.parquet")
+    with pytest.raises(BundleError, match="content hash differs"):
+        load_model(tmp_path / "half").training_grid()
 
 
 def test_bad_bundles(small, tmp_path):

@@ -87,7 +87,7 @@ def test_resample_partial_coverage(observed):
     message = str(info.value)
     assert "0.7991–2.4982 µm" in message  # the spectrum's bins
     assert "0.8923–2.5245 µm" in message  # the target's bins
-    assert "allow_partial" in message
+    assert "--allow-partial" in message
 
     out = resample(fire, grid, allow_partial=True)
     assert out.n_pixels == 104 and out.meta["uncovered"] == 2
@@ -96,6 +96,9 @@ def test_resample_partial_coverage(observed):
     assert np.all(np.isnan(out.flux.value[102:])) and np.all(np.isfinite(out.flux.value[:102]))
     with pytest.raises(SpectrumError, match="strictly increasing"):
         resample(fire, grid[::-1])
+    # one bin (at most 1 % of them) beyond the spectrum is masked without asking
+    one_short = resample(fire, grid[:-1])
+    assert one_short.meta["uncovered"] == 1 and not one_short.mask[-1]
 
 
 def test_resample_real_spectrum_with_masked_pixels(observed):

@@ -4,16 +4,28 @@ import pytest
 
 from atmoscope.errors import ConfigError
 from atmoscope.reporting import plot_loss_curves
-from atmoscope.reporting.style import format_number, format_with_unit, save_figure
+from atmoscope.reporting.style import (
+    format_number,
+    format_with_unit,
+    save_figure,
+    typeset_unit,
+)
 from tests.reporting.helpers import HISTORY
 
 
-def test_save_figure_rejects_other_formats(tmp_path):
+def test_save_figure_writes_paper_formats_and_rejects_others(tmp_path):
     fig = plot_loss_curves(HISTORY)
     assert save_figure(fig, None) is fig
-    with pytest.raises(ConfigError, match=r"\.png or \.pdf"):
-        save_figure(fig, tmp_path / "loss.svg")
-    assert not (tmp_path / "loss.svg").exists()
+    for ext, magic in (("png", b"\x89PNG"), ("pdf", b"%PDF"), ("svg", b"<?xml")):
+        assert save_figure(fig, tmp_path / f"loss.{ext}").read_bytes().startswith(magic)
+    with pytest.raises(ConfigError, match=r"\.png, \.pdf or \.svg"):
+        save_figure(fig, tmp_path / "loss.jpg")
+    assert not (tmp_path / "loss.jpg").exists()
+
+
+def test_units_are_typeset_for_axis_labels():
+    assert typeset_unit("erg/(s cm2 Hz)") == r"$\mathrm{erg\,Hz^{-1}\,s^{-1}\,cm^{-2}}$"
+    assert typeset_unit("") == ""
 
 
 def test_number_formats_use_a_typographic_minus():

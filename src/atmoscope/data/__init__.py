@@ -2,7 +2,13 @@
 the noise model of observations, and how targets are named."""
 
 from atmoscope.data.grid import SpectralGrid
-from atmoscope.data.io import DuplicateSpectraWarning, read_grid, register_grid_reader, write_grid
+from atmoscope.data.io import (
+    AssumedUnitWarning,
+    DuplicateSpectraWarning,
+    read_grid,
+    register_grid_reader,
+    write_grid,
+)
 from atmoscope.data.targets import TARGET_LABELS, target_label, target_labels
 from atmoscope.data.telescopeml_grid import (
     TELESCOPEML_NODES,
@@ -11,6 +17,7 @@ from atmoscope.data.telescopeml_grid import (
 )
 
 __all__ = [
+    "AssumedUnitWarning",
     "DuplicateSpectraWarning",
     "SpectralGrid",
     "TARGET_LABELS",

@@ -198,6 +198,22 @@ class SpectralGrid:
             source=self.source,
         )
 
+    def crop(self, low: float, high: float) -> SpectralGrid:
+        """A grid holding only the wavelengths in ``[low, high]`` (the grid's unit).
+
+        Raises:
+            ConfigError: a range that holds fewer than two of the grid's wavelengths.
+        """
+        keep = (self.wavelength >= low) & (self.wavelength <= high)
+        if keep.sum() < 2:
+            lo, hi = self.wavelength[0], self.wavelength[-1]
+            raise ConfigError(f"wavelength range {low:g}–{high:g} {self.wavelength_unit} holds "
+                              f"{int(keep.sum())} of the grid's wavelengths ({lo:.4g}–{hi:.4g})")
+        if keep.all():
+            return self
+        return SpectralGrid(self.wavelength[keep], self.flux[:, keep], self.parameters,
+                            self.targets, self.wavelength_unit, self.flux_unit, self.source)
+
     def with_targets(self, targets) -> SpectralGrid:
         """The same grid with other (or reordered) target columns."""
         if tuple(targets) == self.targets:

@@ -30,9 +30,11 @@ import pandas as pd
 
 from atmoscope._registry import SuffixRegistry
 from atmoscope.data.grid import SpectralGrid
+from atmoscope.data.telescopeml_grid import TELESCOPEML_FLUX_UNIT, is_telescopeml_layout
 from atmoscope.errors import ConfigError, GridError, first_line
 
 __all__ = [
+    "AssumedUnitWarning",
     "DEFAULT_REQUIRED",
     "DuplicateSpectraWarning",
     "GRID_READERS",
@@ -57,6 +59,10 @@ _CSV_ERRORS = (
     UnicodeDecodeError, OSError, EOFError, ValueError, zipfile.BadZipFile, lzma.LZMAError,
     zlib.error, ImportError,
 )
+
+
+class AssumedUnitWarning(UserWarning):
+    """A unit the file does not state was assumed (TelescopeML's layout is F_nu)."""
 
 
 class DuplicateSpectraWarning(UserWarning):
@@ -241,8 +247,9 @@ def _unit(path: Path, given, meta: dict, key: str, default: str | None = None):
         return u.Unit(text)
     except (TypeError, ValueError):
         # The caller's argument is a bad setting; a bad recorded unit, a bad file.
-        error, origin = (ConfigError, "given") if given else (GridError, "recorded in the file")
-        raise error(f"{path}: {key} {text!r} ({origin}) is not a unit astropy "
+        error, origin = ((ConfigError, f"--{key.replace('_', '-')}") if given
+                         else (GridError, f"{key} recorded in the file"))
+        raise error(f"{path}: {text!r} ({origin}) is not a unit astropy "
                     "understands") from None
 
 
@@ -252,7 +259,7 @@ def _handle_duplicates(grid: SpectralGrid, drop_duplicates: str | None) -> Spect
     if n_dup and drop_duplicates is None:
         warnings.warn(
             f"{grid.source}: {n_dup} spectra repeat the flux of another spectrum "
-            f"({len(grid.duplicate_groups())} groups); pass drop_duplicates to remove them",
+            f"({len(grid.duplicate_groups())} groups); --drop-duplicates first|none removes them",
             DuplicateSpectraWarning,
             stacklevel=3,  # the caller of read_grid
         )
@@ -305,16 +312,30 @@ def read_grid(
     params = _numeric_block(path, table[param_cols], "parameter")
     flux = _flux_block(path, table[wave_cols])
     order = np.argsort(wavelength)
+    wave_unit = _unit(path, wavelength_unit, meta, "wavelength_unit", "um")
+    stated = _unit(path, flux_unit, meta, "flux_unit")
     grid = SpectralGrid(
         wavelength=wavelength[order],
         flux=flux[:, order],
         parameters=pd.DataFrame(params, columns=param_cols),
         targets=targets,
-        wavelength_unit=_unit(path, wavelength_unit, meta, "wavelength_unit", "um"),
-        flux_unit=_unit(path, flux_unit, meta, "flux_unit"),
+        wavelength_unit=wave_unit,
+        flux_unit=stated if stated is not None else _assumed_flux_unit(
+            path, wavelength * wave_unit, param_cols),
         source=str(path),
     )
     return _handle_duplicates(grid, drop_duplicates)
+
+
+def _assumed_flux_unit(path: Path, wavelength, param_cols: list[str]):
+    """F_nu for a file in TelescopeML's layout (its training flux), else unknown."""
+    if not (wavelength.unit.is_equivalent(u.um)
+            and is_telescopeml_layout(wavelength.to_value(u.um), param_cols)):
+        return None
+    warnings.warn(f"{path}: no flux unit stated; TelescopeML's layout holds F_nu, so "
+                  f"{TELESCOPEML_FLUX_UNIT} is assumed (--flux-unit to say otherwise)",
+                  AssumedUnitWarning, stacklevel=3)
+    return u.Unit(TELESCOPEML_FLUX_UNIT)
 
 
 # --- writing ---------------------------------------------------------------------------
@@ -340,7 +361,7 @@ def _write_parquet(grid: SpectralGrid, frame: pd.DataFrame, tmp: Path, final: Pa
     table = table.replace_schema_metadata(
         {**(table.schema.metadata or {}), _METADATA_KEY: json.dumps(meta).encode()}
     )
-    pq.write_table(table, tmp)
+    pq.write_table(table, tmp, compression="zstd")
 
 
 def write_grid(grid: SpectralGrid, path: str | Path, *, descending: bool = True) -> Path:

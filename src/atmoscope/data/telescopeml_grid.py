@@ -6,7 +6,11 @@ Gharib-Nezhad et al. (2024), TelescopeML, training set on Zenodo (DOI 10.5281/ze
 
 import numpy as np
 
-__all__ = ["TELESCOPEML_NODES", "TELESCOPEML_TARGETS", "telescopeml_wavelengths"]
+__all__ = ["TELESCOPEML_FLUX_UNIT", "TELESCOPEML_NODES", "TELESCOPEML_TARGETS",
+           "is_telescopeml_layout", "telescopeml_wavelengths"]
+
+#: TelescopeML's training flux: top-of-atmosphere F_nu (its file states no unit).
+TELESCOPEML_FLUX_UNIT = "erg / (s cm2 Hz)"
 
 #: Target columns, in the order of TelescopeML's training file.
 TELESCOPEML_TARGETS = ("gravity", "temperature", "c_o_ratio", "metallicity")
@@ -46,3 +50,12 @@ def telescopeml_wavelengths(descending: bool = True) -> np.ndarray:
     """TelescopeML's 104 wavelengths in µm (descending, as in its file, by default)."""
     wavelength = np.array(_WAVELENGTHS_UM)
     return wavelength if descending else wavelength[::-1].copy()
+
+
+def is_telescopeml_layout(wavelength_um: np.ndarray, parameters) -> bool:
+    """Whether a grid has TelescopeML's 104 wavelengths (to 0.1 %, in µm) and its four
+    parameter columns, i.e. is laid out as its training file."""
+    wavelength = np.sort(np.asarray(wavelength_um, dtype=np.float64))
+    return (wavelength.shape == (len(_WAVELENGTHS_UM),)
+            and set(TELESCOPEML_TARGETS) <= set(parameters)
+            and bool(np.allclose(wavelength, telescopeml_wavelengths(False), rtol=1e-3)))

@@ -4,7 +4,10 @@
                  grid and units, target names, history, test metrics, the training
                  grid's content hash, the split, package versions.
 ``weights.pt``   the network's state dict (tensors only; loaded with
-                 ``weights_only=True``, so no code is ever unpickled).
+                 ``weights_only=True``, so no code is ever unpickled), float32 or,
+                 to ship small, float16 (restored to float32 on loading).
+``grid.parquet`` optional: the training grid itself (exact values, zstd-compressed),
+                 so model spectra and χ² need nothing beside the bundle.
 
 A :class:`ModelBundle` is an *estimator*: ``predict`` gives point estimates and
 ``sample`` draws its uncertainty — Monte-Carlo over the flux errors for a point
@@ -41,7 +44,8 @@ __all__ = ["FORMAT", "FORMAT_VERSION", "ModelBundle", "is_bundle", "load_model",
 
 FORMAT = "atmoscope-model-bundle"
 FORMAT_VERSION = 1
-_META, _WEIGHTS = "bundle.json", "weights.pt"
+_META, _WEIGHTS, _GRID = "bundle.json", "weights.pt", "grid.parquet"
+_WEIGHT_DTYPES = {"float32": torch.float32, "float16": torch.float16}
 
 
 def package_versions() -> dict[str, str]:
@@ -75,6 +79,7 @@ class ModelBundle:
     split: dict
     versions: dict
     created: str
+    location: Path | None = None
 
     # --- what kind of estimator -----------------------------------------------------------
     @property
@@ -112,6 +117,22 @@ class ModelBundle:
         """The relative-error shape the training noise had (None: the same S/N everywhere)."""
         profile = self.training.get("noise_profile")
         return None if profile is None else np.asarray(profile, dtype=np.float64)
+
+    def training_grid(self):
+        """The training grid stored in the bundle (``train --embed-grid``), else None.
+
+        Raises:
+            BundleError: a stored grid whose content hash is not the one trained on.
+        """
+        from atmoscope.data import read_grid
+
+        if self.location is None or not (self.location / _GRID).is_file():
+            return None
+        grid = read_grid(self.location / _GRID, self.targets, drop_duplicates="none")
+        if grid.content_hash != self.grid.get("content_hash"):
+            raise BundleError(f"{self.location / _GRID}: not the grid this model was trained "
+                              "on (content hash differs)")
+        return grid
 
     # --- estimates ------------------------------------------------------------------------
     def _network_inputs(self, flux, error, mask):
@@ -199,9 +220,25 @@ class ModelBundle:
         return out
 
     # --- files ----------------------------------------------------------------------------
-    def save(self, path: str | Path) -> Path:
-        """Write the bundle directory (replacing an existing one only once complete)."""
+    def save(self, path: str | Path, *, grid=None, weights_dtype: str = "float32") -> Path:
+        """Write the bundle directory (replacing an existing one only once complete).
+
+        Args:
+            grid: the training grid, to store inside the bundle (its content hash must
+                be the one recorded); default: keep the grid this bundle was loaded
+                with, if any.
+            weights_dtype: ``"float32"``, or ``"float16"`` to halve the weights' size.
+        """
+        from atmoscope.data import write_grid
+
         path = Path(path)
+        if weights_dtype not in _WEIGHT_DTYPES:
+            raise ConfigError(f"weights_dtype must be one of {sorted(_WEIGHT_DTYPES)}, "
+                              f"not {weights_dtype!r}")
+        if grid is None:
+            grid = self.training_grid()
+        if grid is not None and grid.content_hash != self.grid.get("content_hash"):
+            raise ConfigError("the grid to store is not the one this model was trained on")
         tmp = path.with_name(f".{path.name}.partial")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
@@ -215,10 +252,15 @@ class ModelBundle:
             "versions": self.versions,
         }
         (tmp / _META).write_text(json.dumps(meta, indent=1))
-        torch.save(self.model.state_dict(), tmp / _WEIGHTS)
+        dtype = _WEIGHT_DTYPES[weights_dtype]
+        torch.save({k: v.to(dtype) if v.is_floating_point() else v
+                    for k, v in self.model.state_dict().items()}, tmp / _WEIGHTS)
+        if grid is not None:
+            write_grid(grid, tmp / _GRID)
         if path.exists():
             shutil.rmtree(path)
         tmp.replace(path)
+        self.location = path
         return path
 
 
@@ -251,7 +293,8 @@ def load_model(path: str | Path) -> ModelBundle:
         model = build_model(arch["name"], len(meta["wavelength"]), arch["n_extra"],
                             len(meta["targets"]), **arch["options"])
         state = torch.load(path / _WEIGHTS, map_location="cpu", weights_only=True)
-        model.load_state_dict(state)
+        model.load_state_dict({k: v.float() if v.is_floating_point() else v
+                               for k, v in state.items()})
     except KeyError as exc:
         raise BundleError(f"{path}: bundle metadata lacks {exc}") from None
     except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError) as exc:
@@ -263,4 +306,5 @@ def load_model(path: str | Path) -> ModelBundle:
         targets=tuple(meta["targets"]), architecture=arch, training=meta["training"],
         history=meta["history"], metrics=meta["metrics"], grid=meta["grid"],
         split=meta["split"], versions=meta["versions"], created=meta["created"],
+        location=path,
     )

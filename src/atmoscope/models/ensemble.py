@@ -81,7 +81,7 @@ def _shared(name: str) -> property:
 for _name in ("kind", "uncertainty", "sample_label", "reads_errors", "uses_flux_level",
               "noise_profile", "targets", "wavelength", "wavelength_unit", "flux_unit",
               "training", "architecture", "grid", "split", "metrics", "history", "versions",
-              "created", "preprocessor"):
+              "created", "preprocessor", "training_grid"):
     setattr(Ensemble, _name, _shared(_name))
 
 

@@ -31,7 +31,7 @@ from atmoscope.observed.formats import (
 )
 from atmoscope.observed.readers import read_spectrum
 from atmoscope.observed.spectrum import ObservedSpectrum
-from atmoscope.observed.units import parse_unit
+from atmoscope.observed.units import flux_kind, parse_unit
 
 __all__ = [
     "CleaningReport",
@@ -41,6 +41,7 @@ __all__ = [
     "SpectrumTable",
     "best_scale",
     "clean_spectrum",
+    "flux_kind",
     "implied_radius",
     "parse_unit",
     "read_spectrum",

@@ -142,14 +142,24 @@ def _usable_pixels(spec: ObservedSpectrum, wave, flux, error) -> np.ndarray:
     return usable
 
 
+#: Target bins at the ends that may lie beyond the spectrum without ``allow_partial``
+#: (masked, and counted as uncovered): a spectrum that stops within a pixel of the
+#: model's range is not refused for it.
+EDGE_TOLERANCE = 0.01
+
+
 def _check_coverage(name: str, source_edges, target_edges, unit: u.UnitBase) -> None:
-    """Refuse target bins beyond the spectrum's, both ranges given in µm."""
-    if target_edges[0] < source_edges[0] or target_edges[-1] > source_edges[-1]:
+    """Refuse target bins beyond the spectrum's — more than :data:`EDGE_TOLERANCE` of
+    them, at least one allowed — both ranges given in µm."""
+    beyond = (np.count_nonzero(target_edges[:-1] < source_edges[0])
+              + np.count_nonzero(target_edges[1:] > source_edges[-1]))
+    if beyond > max(1, int(EDGE_TOLERANCE * (len(target_edges) - 1))):
         have = _span_um(source_edges[0], source_edges[-1], unit)
         want = _span_um(target_edges[0], target_edges[-1], unit)
         raise SpectrumError(
-            f"{name}: the spectrum covers {have} but the target bins span {want}; "
-            "pass allow_partial=True to mask the uncovered target pixels"
+            f"{name}: the spectrum covers {have} but the model's pixels span {want}; "
+            "rerun with --allow-partial to mask the uncovered pixels, or choose a model "
+            "that the spectrum covers (atmoscope models)"
         )
 
 

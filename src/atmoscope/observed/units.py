@@ -17,6 +17,7 @@ from atmoscope.errors import SpectrumError
 __all__ = [
     "F_LAMBDA_CGS",
     "F_NU_CGS",
+    "flux_kind",
     "is_flux_density",
     "parse_column_unit",
     "parse_unit",
@@ -117,6 +118,16 @@ _DENSITIES = (
     u.photon / u.s / u.cm**2 / u.AA,
     u.photon / u.s / u.cm**2 / u.Hz,
 )
+
+
+def flux_kind(unit) -> str | None:
+    """``"fnu"`` for a flux density per unit frequency, ``"flambda"`` per unit wavelength,
+    else (or for None) None."""
+    if unit is None:
+        return None
+    unit = u.Unit(unit)
+    return ("fnu" if unit.is_equivalent(F_NU_CGS) else
+            "flambda" if unit.is_equivalent(F_LAMBDA_CGS) else None)
 
 
 def is_flux_density(unit: u.UnitBase) -> bool:

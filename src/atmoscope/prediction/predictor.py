@@ -16,6 +16,7 @@ TelescopeML let cancel), which also gives the implied radius for a known distanc
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -32,6 +33,7 @@ from atmoscope.observed import (
     ObservedSpectrum,
     best_scale,
     clean_spectrum,
+    flux_kind,
     implied_radius,
     read_spectrum,
     resample,
@@ -40,7 +42,8 @@ from atmoscope.observed import (
     to_fnu,
 )
 
-__all__ = ["PERCENTILES", "Prediction", "Predictor", "as_estimator", "spectrum_files"]
+__all__ = ["PERCENTILES", "Prediction", "Predictor", "as_estimator", "object_name",
+           "spectrum_files"]
 
 PERCENTILES = (2.5, 16, 50, 84, 97.5)
 _PERCENTILE_KEYS = ("p2_5", "p16", "p50", "p84", "p97_5")
@@ -56,15 +59,10 @@ def as_estimator(model) -> Ensemble:
     return Ensemble([model] if isinstance(model, ModelBundle) else list(model))
 
 
-def _flux_kind(unit) -> str | None:
-    if unit is None:
-        return None
-    unit = u.Unit(unit)
-    if unit.is_equivalent(u.erg / u.s / u.cm**2 / u.Hz):
-        return "fnu"
-    if unit.is_equivalent(u.erg / u.s / u.cm**2 / u.AA):
-        return "flambda"
-    return None
+def object_name(spectrum: ObservedSpectrum) -> str | None:
+    """The object a spectrum's file names (FITS ``OBJECT``, ECSV ``object``), if any."""
+    name = spectrum.meta.get("object")
+    return str(name).strip() or None if name else None
 
 
 @dataclass
@@ -93,6 +91,13 @@ class Prediction:
     n_models: int = 1
     n_draws: int = 0
     kind: str = "point"
+    object: str | None = None
+    model: str | None = None
+
+    @property
+    def name(self) -> str:
+        """The object's name: the file's (FITS ``OBJECT``), else the file name's stem."""
+        return self.object or Path(self.source).stem
 
     @property
     def sample_label(self) -> str:
@@ -116,7 +121,11 @@ class Prediction:
         if self.fit is not None:
             fit = {"chi2": self.fit.chi2, "dof": self.fit.dof,
                    "reduced_chi2": self.fit.reduced_chi2, "p_value": self.fit.p_value}
-        return {"source": self.source, "parameters": self.summary(), "fit": fit,
+        wl = self.spectrum.wavelength.to_value(u.um)[self.spectrum.mask]
+        pixels = {"used": int(self.spectrum.mask.sum()), "model": int(self.spectrum.n_pixels),
+                  "range_um": [float(wl.min()), float(wl.max())] if wl.size else None}
+        return {"source": self.source, "object": self.name, "model": self.model,
+                "parameters": self.summary(), "fit": fit, "pixels": pixels,
                 "scale": self.scale, "implied_radius_rjup": self.implied_radius_rjup,
                 "n_models": self.n_models, "n_draws": self.n_draws,
                 "uncertainty": KINDS[self.kind][0],
@@ -139,13 +148,17 @@ class Predictor:
             :class:`~atmoscope.models.Ensemble`, or a path (see
             :func:`~atmoscope.models.load_estimator`).
         grid: the training grid, for the model spectrum and χ² (default: the grid
-            file recorded in the bundle, when it still exists).
+            stored in the bundle, else the grid file it records, when that exists).
+        name: what to call the model in results (default: the path given, if any).
         n_samples: samples per spectrum in all, shared by the members of an ensemble
             (Monte-Carlo draws for point networks, posterior samples for posteriors).
+        n_draws: samples per member instead (``n_samples`` = this × members).
         seed: seed of the samples.
-        distance_pc, radius_rjup: when both are given the spectrum is scaled to
-            surface flux by (d/R)² before prediction — needed by models that use
-            the absolute flux level (trained without ``--scale-free``).
+        distance_pc, radius_rjup: a distance alone gives the radius the fitted flux
+            scale implies; with a radius too the spectrum is scaled to surface flux by
+            (d/R)² before prediction — needed by models that use the absolute flux
+            level (trained without ``--scale-free``). :meth:`at_distance` changes them
+            per object.
         allow_partial: mask model pixels the spectrum does not cover (the networks see
             them filled by interpolation; flagged) instead of refusing.
         grid_flux_kind: ``"fnu"`` or ``"flambda"``: the kind of flux density the
@@ -153,13 +166,16 @@ class Predictor:
         n_band_samples: samples used for the predictive band of model spectra.
     """
 
-    def __init__(self, model, *, grid=None, n_samples: int = 1000, seed: int = 0,
+    def __init__(self, model, *, grid=None, n_samples: int = 1000, n_draws: int | None = None,
+                 seed: int = 0,
                  distance_pc: float | None = None, radius_rjup: float | None = None,
                  allow_partial: bool = False, grid_flux_kind: str | None = None,
-                 n_band_samples: int = 200) -> None:
+                 n_band_samples: int = 200, name: str | None = None) -> None:
         self.model = model
+        self.name = name
         self.grid = grid
         self.n_samples = n_samples
+        self.n_draws = n_draws
         self.seed = seed
         self.distance_pc = distance_pc
         self.radius_rjup = radius_rjup
@@ -181,14 +197,35 @@ class Predictor:
 
         grid, est = self.grid, self.estimator
         source = est.grid.get("source")
+        if grid is None:
+            grid = est.training_grid()
         if grid is None and source and Path(source).is_file():
             grid = source
         if isinstance(grid, str | Path):
-            grid = read_grid(grid, est.targets, drop_duplicates="none")
-        return GridInterpolator().fit(grid) if grid is not None else None
+            # in the unit the model was trained with (a file may not state it)
+            grid = read_grid(grid, est.targets, flux_unit=est.flux_unit, drop_duplicates="none")
+        if grid is None:
+            return None
+        if grid.n_wavelengths != len(est.wavelength):  # e.g. trained with --wavelength-range
+            grid = grid.crop(est.wavelength[0], est.wavelength[-1])
+        if not (grid.n_wavelengths == len(est.wavelength)
+                and np.allclose(grid.wavelength, est.wavelength, rtol=1e-9)):
+            raise ConfigError(f"{grid.source or 'the grid'}: its wavelengths are not the "
+                              "model's (--grid must be the grid the model was trained on)")
+        return GridInterpolator().fit(grid)
+
+    def at_distance(self, distance_pc: float | None, radius_rjup: float | None = None
+                    ) -> Predictor:
+        """This predictor for an object at another distance (and radius): a copy that
+        shares the loaded model and grid."""
+        for name in ("estimator", "interpolator"):  # loaded once here: every copy shares them
+            getattr(self, name)
+        other = copy.copy(self)
+        other.distance_pc, other.radius_rjup = distance_pc, radius_rjup
+        return other
 
     def _kind(self) -> str:
-        kind = self.grid_flux_kind or _flux_kind(self.estimator.flux_unit)
+        kind = self.grid_flux_kind or flux_kind(self.estimator.flux_unit)
         if kind not in ("fnu", "flambda"):
             raise ConfigError(
                 "the model's flux kind is unknown (its grid had no flux unit): say whether "
@@ -256,14 +293,17 @@ class Predictor:
             flags.append(_NO_ERRORS[est.uncertainty].format(
                 snr=max(est.training.get("noise_snr") or (0,))))
         try:
+            n = self.n_samples if self.n_draws is None else self.n_draws * len(est)
             samples = est.sample(flux[None], None if error is None else error[None],
-                                 self.n_samples, self.seed, mask=usable[None])[0]
+                                 n, self.seed, mask=usable[None])[0]
         except SpectrumError as exc:
             raise SpectrumError(f"{source}: {exc}") from None
         prediction = Prediction(
             source=source, targets=est.targets, point=samples.mean(axis=0), samples=samples,
             spectrum=resampled, cleaning=cleaning, flags=flags, n_models=len(est.members),
-            n_draws=len(samples) // len(est.members), kind=est.kind)
+            n_draws=len(samples) // len(est.members), kind=est.kind,
+            object=object_name(spectrum),
+            model=self.name or (str(self.model) if isinstance(self.model, str | Path) else None))
         at_earth = resampled.flux.value
         self._model_spectrum(prediction, at_earth,
                              None if resampled.error is None else resampled.error.value, usable)
@@ -288,8 +328,12 @@ class Predictor:
         if error is not None:
             p.fit = fit_quality(observed, sigma, model, mask=~usable, n_params=len(p.targets),
                                 scale="fit")
-        if self.distance_pc is not None and _flux_kind(self.estimator.flux_unit) is not None:
-            p.implied_radius_rjup = float(implied_radius(p.scale, self.distance_pc).value)
+        if self.distance_pc is not None and flux_kind(self.estimator.flux_unit) is not None:
+            if self.estimator.grid.get("flux_scale", "absolute") == "absolute":
+                p.implied_radius_rjup = float(implied_radius(p.scale, self.distance_pc).value)
+            else:
+                p.flags.append("no implied radius: the model grid's flux is right only up to a "
+                               "constant (its unit is arbitrary)")
         self._predictive_bands(p, obs, sigma, usable)
 
     def _predictive_bands(self, p: Prediction, obs, sigma, usable) -> None:

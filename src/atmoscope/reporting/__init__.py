@@ -10,7 +10,10 @@
 
 from atmoscope.reporting.html import write_html_report
 from atmoscope.reporting.prediction_figures import plot_corner, plot_sensitivity, plot_spectrum_fit
-from atmoscope.reporting.prediction_report import write_prediction_report
+from atmoscope.reporting.prediction_report import (
+    write_prediction_figures,
+    write_prediction_report,
+)
 from atmoscope.reporting.style import OKABE_ITO
 from atmoscope.reporting.training_figures import (
     plot_calibration,
@@ -22,4 +25,5 @@ from atmoscope.reporting.training_figures import (
 
 __all__ = ["OKABE_ITO", "plot_calibration", "plot_corner", "plot_grid_spectra",
            "plot_loss_curves", "plot_parity", "plot_residuals", "plot_sensitivity",
-           "plot_spectrum_fit", "write_html_report", "write_prediction_report"]
+           "plot_spectrum_fit", "write_html_report", "write_prediction_figures",
+           "write_prediction_report"]

@@ -59,6 +59,7 @@ th { background: var(--panel); font-weight: 600; }
 td.name, th.name { text-align: left; }
 td.unit { text-align: left; color: var(--muted); }
 td.num { font-variant-numeric: tabular-nums; }
+td.text { white-space: normal; overflow-wrap: anywhere; text-align: left; min-width: 8em; }
 td.median { font-weight: 700; }
 tbody tr:hover { background: #f0f6fb; }
 .row { display: flex; flex-wrap: wrap; gap: 28px; align-items: flex-start; }
@@ -167,7 +168,7 @@ def _png_bytes(figure) -> bytes:
     return data
 
 
-def _parameter_table(parameters: Iterable[Mapping]) -> str:
+def _parameter_table(parameters: Iterable[Mapping], sample_label: str) -> str:
     head = ("<tr><th class='name'>parameter</th><th class='name'>unit</th>"
             "<th>median</th><th>mean</th><th>std</th>"
             "<th>2.5 %</th><th>16 %</th><th>84 %</th><th>97.5 %</th></tr>")
@@ -183,14 +184,16 @@ def _parameter_table(parameters: Iterable[Mapping]) -> str:
     return (f"<div class='table-wrap'><table id='parameters'><thead>{head}</thead>"
             f"<tbody>{''.join(rows)}</tbody></table></div>"
             "<p class='caption'>Median, mean, standard deviation and percentiles of the "
-            "posterior; 16–84 % is the central 68 % interval, 2.5–97.5 % the 95 % one.</p>")
+            f"{_e(sample_label)}; 16–84 % is the central 68 % interval, 2.5–97.5 % the 95 % "
+            "one.</p>")
 
 
 def _key_value_table(values: Mapping, table_id: str, labels: Mapping | None = None) -> str:
     labels = labels or {}
     rows = "".join(
         f"<tr><td class='name'>{_e(labels.get(key, str(key).replace('_', ' ')))}</td>"
-        f"<td class='num'>{_e(_general(value))}</td></tr>"
+        f"<td class='{'text' if isinstance(value, str | Path) else 'num'}'>"
+        f"{_e(_general(value))}</td></tr>"
         for key, value in values.items())
     return f"<div class='table-wrap'><table id='{table_id}'><tbody>{rows}</tbody></table></div>"
 
@@ -226,7 +229,7 @@ def _figures(figures: Mapping) -> str:
 
 def write_html_report(path, *, title: str, parameters, fit_quality: Mapping, figures: Mapping,
                       provenance: Mapping, cleaning: Mapping | None = None,
-                      notes: Iterable[str] = ()) -> Path:
+                      notes: Iterable[str] = (), sample_label: str = "samples") -> Path:
     """Write one self-contained HTML report and return its path.
 
     Args:
@@ -243,6 +246,8 @@ def write_html_report(path, *, title: str, parameters, fit_quality: Mapping, fig
             shown as nested lists); shown as a definition list.
         cleaning: counts from cleaning the spectrum (e.g. pixels masked), or None.
         notes: warnings, shown in a highlighted box at the top.
+        sample_label: what the statistics summarise ("posterior samples",
+            "Monte-Carlo draws", ...), for the table's caption.
 
     Returns:
         The path written.
@@ -259,7 +264,8 @@ def write_html_report(path, *, title: str, parameters, fit_quality: Mapping, fig
         items = "".join(f"<li>{_e(n)}</li>" for n in notes)
         body.append(f"<section class='warnings' role='note'><h2>Warnings</h2>"
                     f"<ul>{items}</ul></section>")
-    body.append("<section><h2>Parameters</h2>" + _parameter_table(parameters) + "</section>")
+    body.append("<section><h2>Parameters</h2>" + _parameter_table(parameters, sample_label)
+                + "</section>")
     side = ["<section><h2>Fit quality</h2>"
             + _key_value_table(fit_quality, "fit-quality", _QUALITY_LABELS) + "</section>"]
     if cleaning:

@@ -2,7 +2,7 @@
 
 Uses matplotlib's object API (no pyplot), so nothing global changes on import, and
 the Okabe–Ito colour-blind-safe palette of :mod:`atmoscope.reporting.style`. Every
-function saves to ``path`` (PNG or PDF by its extension) and returns the path, or
+function saves to ``path`` (PNG, PDF or SVG by its extension) and returns the path, or
 returns the matplotlib Figure when ``path`` is None.
 """
 
@@ -243,28 +243,6 @@ def _summary_title(name: str, unit: str, q16: float, q50: float, q84: float) -> 
     return f"{text} {unit}" if unit else text
 
 
-def _smooth2d(h: np.ndarray, sigma_bins: float = 1.0) -> np.ndarray:
-    """Gaussian smoothing of a 2-D histogram (zero beyond its edges)."""
-    from scipy.ndimage import gaussian_filter
-
-    return gaussian_filter(h, sigma_bins, mode="constant")
-
-
-def _hpd_levels(h: np.ndarray, masses=(0.95, 0.68)) -> list[float]:
-    """Density thresholds enclosing the given probability masses, ascending."""
-    flat = np.sort(h.ravel())[::-1]
-    total = flat.sum()
-    if total <= 0:
-        return []
-    cum = np.cumsum(flat) / total
-    levels = []
-    for m in masses:
-        idx = min(int(np.searchsorted(cum, m)), flat.size - 1)
-        levels.append(float(flat[idx]))
-    levels = sorted(set(levels))
-    return [lv for lv in levels if lv > 0]
-
-
 def _range(x: np.ndarray) -> tuple[float, float]:
     """Axis range: the central 99.6 % of ``x``, padded by 5 %."""
     lo, hi = (float(v) for v in np.quantile(x, [0.002, 0.998]))
@@ -294,77 +272,20 @@ def _corner_inputs(samples, names, units, truths):
     return samples, names, units, truths
 
 
-def _corner_histogram(ax, x: np.ndarray, bins: int, span, name: str, unit: str) -> None:
-    """A diagonal panel: the 1-D histogram with dashed lines at the 16, 50, 84 % quantiles
-    and ``median +err −err`` as its title."""
-    colour = OKABE_ITO["blue"]
-    q16, q50, q84 = np.quantile(x, [0.16, 0.5, 0.84])
-    ax.hist(x, bins=bins, range=span, histtype="stepfilled", color=colour, alpha=0.25, lw=0)
-    ax.hist(x, bins=bins, range=span, histtype="step", color=colour, lw=1.2)
-    for q, ls in ((q16, "--"), (q50, "-"), (q84, "--")):
-        ax.axvline(q, color=OKABE_ITO["black"], lw=1.0, ls=ls)
-    ax.set_title(_summary_title(name, unit, q16, q50, q84), fontsize=9.5)
-    ax.set_yticks([])
-    ax.set_ylim(0, None)
-    for side in ("left", "right", "top"):
-        ax.spines[side].set_visible(False)
-
-
-def _corner_density(ax, x: np.ndarray, y: np.ndarray, bins: int, span_x, span_y, cmap,
-                    truth_x, truth_y) -> None:
-    """A panel below the diagonal: smoothed 2-D density with 68 % and 95 % contours."""
-    h, xe, ye = np.histogram2d(x, y, bins=bins, range=[span_x, span_y])
-    h = _smooth2d(h, 0.9)
-    xc = 0.5 * (xe[1:] + xe[:-1])
-    yc = 0.5 * (ye[1:] + ye[:-1])
-    ax.pcolormesh(xc, yc, h.T, cmap=cmap, shading="gouraud", rasterized=True)
-    levels = _hpd_levels(h)
-    if levels:
-        ax.contour(xc, yc, h.T, levels=levels, colors=[OKABE_ITO["black"]],
-                   linewidths=[0.9, 1.3][-len(levels):], linestyles=["--", "-"][-len(levels):])
-    ax.set_ylim(span_y)
-    if truth_y is not None:
-        ax.axhline(float(truth_y), color=OKABE_ITO["vermillion"], lw=1.2)
-        if truth_x is not None:
-            ax.plot(float(truth_x), float(truth_y), "s", ms=4, color=OKABE_ITO["vermillion"])
-
-
-def _corner_axes(ax, i: int, j: int, k: int, span, labels: list[str]) -> None:
-    """Limits, ticks and labels of panel (i, j): labels on the outer row and column only."""
-    from matplotlib.ticker import MaxNLocator
-
-    ax.set_xlim(span)
-    ax.xaxis.set_major_locator(MaxNLocator(4, prune="both"))
-    if i != j:
-        ax.yaxis.set_major_locator(MaxNLocator(4, prune="both"))
-    ax.tick_params(labelsize=8)
-    if i == k - 1:
-        ax.set_xlabel(labels[j])
-        for label in ax.get_xticklabels():
-            label.set_rotation(35)
-            label.set_horizontalalignment("right")
-    else:
-        ax.tick_params(labelbottom=False)
-    if j == 0 and i != 0:
-        ax.set_ylabel(labels[i])
-    elif i != j:
-        ax.tick_params(labelleft=False)
-
-
 def plot_corner(samples, names, units=None, truths=None, path: str | Path | None = None):
-    """A corner plot of posterior samples, with matplotlib only.
+    """A corner plot of samples, drawn by the ``corner`` package (Foreman-Mackey 2016).
 
     Diagonal: 1-D histograms with dashed lines at the 16, 50 and 84 % quantiles and
-    ``median +err −err`` as the panel title. Below the diagonal: 2-D density (shaded)
-    with contours enclosing 68 % and 95 % of the samples. ``truths`` are marked with
-    vermillion lines (None entries skipped).
+    ``median +err −err`` (with the unit) as the panel title. Below the diagonal:
+    smoothed 2-D densities with contours enclosing 68 % and 95 % of the samples.
+    ``truths`` are marked with vermillion lines (None entries skipped).
 
     Args:
         samples: array of shape (n, k) (or (n,) for one parameter).
         names: the k parameter names.
         units: the k unit strings (``""`` for dimensionless); None for none.
         truths: the k true values to mark, or None.
-        path: where to save the figure (PNG/PDF by extension); None to only return it.
+        path: where to save the figure (PNG/PDF/SVG by extension); None to only return it.
 
     Returns:
         The saved path, or the matplotlib Figure when ``path`` is None.
@@ -372,37 +293,26 @@ def plot_corner(samples, names, units=None, truths=None, path: str | Path | None
     Raises:
         ConfigError: fewer than 2 finite samples, or names, units or truths not k long.
     """
-    from matplotlib.colors import LinearSegmentedColormap
+    import corner
     from matplotlib.figure import Figure
 
     samples, names, units, truths = _corner_inputs(samples, names, units, truths)
-    truths = [None] * samples.shape[1] if truths is None else truths
     n, k = samples.shape
-    ranges = [_range(samples[:, j]) for j in range(k)]
     labels = [axis_label(name, unit) for name, unit in zip(names, units, strict=True)]
-    bins1 = int(np.clip(np.sqrt(n) / 1.5, 15, 50))
-    bins2 = int(np.clip(np.sqrt(n) / 2.5, 12, 40))
-    cmap = LinearSegmentedColormap.from_list("corner", ["#ffffff", "#a9cde6", OKABE_ITO["blue"]])
-
+    titles = [_summary_title(name, unit, *np.quantile(samples[:, j], [0.16, 0.5, 0.84]))
+              for j, (name, unit) in enumerate(zip(names, units, strict=True))]
     size = 2.3 if k > 1 else 3.2
-    fig = Figure(figsize=(size * k + 0.6, size * k + 0.5), layout="constrained")
-    axes = fig.subplots(k, k, squeeze=False)
-    fig.get_layout_engine().set(w_pad=0.02, h_pad=0.02, wspace=0.04, hspace=0.04)
-    for i in range(k):
-        for j in range(k):
-            ax = axes[i, j]
-            if j > i:
-                ax.set_axis_off()
-                continue
-            x = samples[:, j]
-            if i == j:
-                _corner_histogram(ax, x, bins1, ranges[j], names[j], units[j])
-            else:
-                _corner_density(ax, x, samples[:, i], bins2, ranges[j], ranges[i], cmap,
-                                truths[j], truths[i])
-            if truths[j] is not None:
-                ax.axvline(float(truths[j]), color=OKABE_ITO["vermillion"], lw=1.2)
-            _corner_axes(ax, i, j, k, ranges[j], labels)
+    fig = Figure(figsize=(size * k + 0.6, size * k + 0.5))
+    # explicit ranges (never empty, even for a constant column) keep corner from refusing
+    corner.corner(samples, fig=fig, range=[_range(samples[:, j]) for j in range(k)],
+                  bins=int(np.clip(np.sqrt(n) / 1.5, 15, 50)), labels=labels, titles=titles,
+                  show_titles=True, title_fmt=None,
+                  quantiles=(0.16, 0.5, 0.84), levels=(0.68, 0.95), smooth=0.9,
+                  plot_datapoints=False, fill_contours=True, color=OKABE_ITO["blue"],
+                  truths=None if truths is None else [None if t is None else float(t)
+                                                      for t in truths],
+                  truth_color=OKABE_ITO["vermillion"], max_n_ticks=4, quiet=True,
+                  label_kwargs={"fontsize": 10}, title_kwargs={"fontsize": 9.5})
     if k > 1:
         fig.text(0.98, 0.98, f"{n:,} samples\ncontours: 68 %, 95 %", ha="right", va="top",
                  fontsize=9, color="0.25")
@@ -486,6 +396,8 @@ def plot_sensitivity(wavelength_um, sensitivity, names, spectrum=None,
     if spec is not None:
         axes[0].legend(loc="upper right", fontsize=8, frameon=False)
     axes[0].set_title("sensitivity per parameter (each row on its own scale)", fontsize=10)
+    fig.supylabel("|Δ estimate| when the pixels are masked [σ of the training set]",
+                  fontsize=9)
     axes[-1].set_xlabel("wavelength [µm]")
     axes[-1].set_xlim(wl.min(), wl.max())
     return save_figure(fig, path)

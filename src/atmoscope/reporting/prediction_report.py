@@ -14,12 +14,33 @@ from atmoscope.reporting.prediction_figures import (
     plot_sensitivity,
     plot_spectrum_fit,
 )
+from atmoscope.reporting.style import FIGURE_FORMATS, axis_label, typeset_unit
 from atmoscope.reporting.training_figures import plot_loss_curves
 
 if TYPE_CHECKING:  # the figures alone must not pull in the models (torch)
     from atmoscope.prediction.predictor import Prediction, Predictor
 
-__all__ = ["write_prediction_report"]
+__all__ = ["write_prediction_figures", "write_prediction_report"]
+
+#: File name of each figure of :func:`write_prediction_figures`, by caption start.
+_FIGURE_NAMES = {"Observed": "spectrum_fit", "Which": "sensitivity", "Training": "training",
+                 "Posterior": "corner", "Monte": "corner"}
+
+
+def _flux_label(unit) -> str:
+    """``F_ν [erg s⁻¹ cm⁻² Hz⁻¹]`` (typeset) for the kind of flux density the unit is."""
+    from atmoscope.observed import flux_kind
+
+    symbol = {"fnu": "$F_\\nu$", "flambda": "$F_\\lambda$"}.get(flux_kind(unit))
+    if symbol is None:
+        return axis_label("flux density", typeset_unit(unit)) if typeset_unit(unit) else (
+            "flux (normalised)")
+    return axis_label(symbol, typeset_unit(unit))
+
+
+def _safe(name: str) -> str:
+    """``name`` fit for a file name."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
 
 def _figures(p: Prediction, predictor: Predictor, names, units) -> dict:
@@ -40,7 +61,7 @@ def _figures(p: Prediction, predictor: Predictor, names, units) -> dict:
         band95 = p.band95 if p.band95 is not None else np.stack([p.model_flux] * 2)
         figures["Observed spectrum and model (predictive 68 % / 95 % bands)"] = \
             plot_spectrum_fit(wl, flux, error, p.model_flux, band68, band95, residuals,
-                              flux_label=f"flux density [{p.spectrum.flux.unit.to_string()}]",
+                              flux_label=_flux_label(p.spectrum.flux.unit),
                               mask=~usable, title=Path(p.source).name)
     figures[p.sample_label[0].upper() + p.sample_label[1:]] = plot_corner(p.samples, names, units)
     # what the networks read: surface flux for flux-level models, pixels filled
@@ -53,12 +74,14 @@ def _figures(p: Prediction, predictor: Predictor, names, units) -> dict:
     return figures
 
 
-def _fit_quality(p: Prediction) -> dict:
+def _fit_quality(p: Prediction, predictor: Predictor) -> dict:
     """χ², degrees of freedom, p-value, flux scale and implied radius of the model spectrum."""
+    scale = ("flux scale (R/d)²" if predictor.estimator.grid.get("flux_scale", "absolute")
+             == "absolute" else "flux scale (observed ÷ model, grid in its own arbitrary unit)")
     fit = {"model spectrum": "none (see notes)"} if p.fit is None else {
         "χ²": round(p.fit.chi2, 2), "degrees of freedom": p.fit.dof,
         "reduced χ²": round(p.fit.reduced_chi2, 3), "p-value": f"{p.fit.p_value:.3g}",
-        "flux scale (R/d)²": f"{p.scale:.4g}"}
+        scale: f"{p.scale:.4g}"}
     if p.implied_radius_rjup is not None:
         fit["implied radius (R_Jup)"] = round(p.implied_radius_rjup, 3)
     return fit
@@ -69,7 +92,8 @@ def _provenance(p: Prediction, predictor: Predictor, names) -> dict:
     bundle = predictor.estimator  # its metadata is its members'
     return {
         "spectrum": p.source,
-        "models": f"{p.n_models} × {bundle.architecture['name']}, "
+        "model": p.model or "—",
+        "networks": f"{p.n_models} × {bundle.architecture['name']}, "
                   f"{p.n_draws} {p.sample_label} each",
         "training grid": f"{bundle.grid.get('source')} "
                          f"(sha256 {bundle.grid.get('content_hash')})",
@@ -107,6 +131,33 @@ def write_prediction_report(prediction: Prediction, predictor: Predictor,
              ("mean", "std", "p2_5", "p16", "p50", "p84", "p97_5")}}
             for t, n, un in zip(p.targets, names, units, strict=True)]
     return write_html_report(path, title=f"atmoscope: {Path(p.source).name}", parameters=rows,
-                             fit_quality=_fit_quality(p), figures=figures,
+                             fit_quality=_fit_quality(p, predictor), figures=figures,
                              provenance=_provenance(p, predictor, names),
-                             cleaning=p.cleaning, notes=p.flags)
+                             cleaning=p.cleaning, notes=p.flags, sample_label=p.sample_label)
+
+
+def write_prediction_figures(prediction: Prediction, predictor: Predictor,
+                             folder: str | Path, fmt: str = "png") -> list[Path]:
+    """The report's figures as paper-ready files: ``<object>_spectrum_fit.<fmt>``,
+    ``_corner``, ``_sensitivity`` (and ``_training``) in ``folder``.
+
+    Args:
+        fmt: ``png``, ``pdf`` or ``svg``.
+
+    Returns:
+        The paths written.
+    """
+    from atmoscope.errors import ConfigError
+    from atmoscope.reporting.style import save_figure
+
+    if fmt not in FIGURE_FORMATS:
+        raise ConfigError(f"figure format must be one of {', '.join(FIGURE_FORMATS)}, "
+                          f"not {fmt!r}")
+    p = prediction
+    names, units = target_labels(p.targets)
+    stem = _safe(p.name) + (f"_{_safe(Path(p.model).name)}" if p.model else "")
+    paths = []
+    for caption, figure in _figures(p, predictor, names, units).items():
+        kind = next(v for k, v in _FIGURE_NAMES.items() if caption.startswith(k))
+        paths.append(save_figure(figure, Path(folder) / f"{stem}_{kind}.{fmt}", dpi=200))
+    return paths

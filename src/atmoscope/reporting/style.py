@@ -31,8 +31,12 @@ OKABE_ITO = {
 }
 
 
+#: The figure formats every plotting function writes, by file extension.
+FIGURE_FORMATS = ("png", "pdf", "svg")
+
+
 def save_figure(fig, path: str | Path | None, dpi: int = 120):
-    """Save ``fig`` to ``path`` (PNG or PDF by its extension), or hand it back.
+    """Save ``fig`` to ``path`` (PNG, PDF or SVG by its extension), or hand it back.
 
     Args:
         fig: a matplotlib Figure.
@@ -43,13 +47,13 @@ def save_figure(fig, path: str | Path | None, dpi: int = 120):
         The saved path, or ``fig`` when ``path`` is None.
 
     Raises:
-        ConfigError: ``path`` ends in neither ``.png`` nor ``.pdf``.
+        ConfigError: ``path`` ends in none of :data:`FIGURE_FORMATS`.
     """
     if path is None:
         return fig
     path = Path(path)
-    if path.suffix.lower() not in {".png", ".pdf"}:
-        raise ConfigError(f"path must end in .png or .pdf, got {path.name!r}")
+    if path.suffix.lower().lstrip(".") not in FIGURE_FORMATS:
+        raise ConfigError(f"path must end in .png, .pdf or .svg, got {path.name!r}")
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=dpi)
     return path
@@ -82,6 +86,14 @@ def names_and_units(names, units, k: int, what: str) -> tuple[list[str], list[st
 def axis_label(text: str, unit: str) -> str:
     """``text [unit]``, or just ``text`` for a dimensionless quantity."""
     return f"{text} [{unit}]" if unit else text
+
+
+def typeset_unit(unit) -> str:
+    """An astropy unit as matplotlib mathtext, e.g. erg s⁻¹ cm⁻² Hz⁻¹ (empty for none)."""
+    import astropy.units as u
+
+    unit = u.Unit(unit)
+    return "" if unit == u.dimensionless_unscaled else unit.to_string("latex_inline")
 
 
 def format_number(value: float) -> str:

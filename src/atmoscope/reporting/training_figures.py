@@ -2,7 +2,7 @@
 calibration curves.
 
 Uses matplotlib's object API (no pyplot), so nothing global changes on import. Every
-function saves to ``path`` (PNG or PDF by its extension) and returns the path, or
+function saves to ``path`` (PNG, PDF or SVG by its extension) and returns the path, or
 returns the matplotlib Figure when ``path`` is None.
 """
 

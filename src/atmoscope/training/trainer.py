@@ -181,7 +181,17 @@ class Trainer:
         self.progress = progress
 
     def fit(self, grid: SpectralGrid, split: Split, resume: bool = False) -> Trainer:
-        """Train on ``split.train``; stop early on ``split.val`` loss; keep the best epoch."""
+        """Train on ``split.train``; stop early on ``split.val`` loss; keep the best epoch.
+
+        Raises:
+            ConfigError: a grid without a flux unit: a bundle must know whether it was
+                trained on F_nu or F_lambda to convert observed spectra.
+        """
+        if grid.flux_unit is None:
+            raise ConfigError(
+                f"{grid.source or 'the grid'}: no flux unit stated; say what the grid holds "
+                "with --flux-unit (e.g. 'erg/(s cm2 AA)' for F_lambda, 'erg/(s cm2 Hz)' for "
+                "F_nu; an arbitrary constant factor is fine for --scale-free models)")
         start = time.perf_counter()
         self._setup(grid, split)
         state = self._restore(grid) if resume else _Progress()

@@ -1,0 +1,106 @@
+"""Retrain the pretrained models that ship in ``atmoscope/pretrained/`` from ``../shared/data``.
+
+    python scripts/train_pretrained.py                 # all of them
+    python scripts/train_pretrained.py --only bobcat   # one
+
+Each model is a normalizing-flow posterior (``--model posterior``), scale-free (shape only,
+so no distance or radius is needed), trained on a REAL Sonora grid with fixed seeds, a
+fixed number of epochs and two torch threads, so a rerun on the same machine reproduces it.
+The bundle stores the training grid (exact values, zstd Parquet) and its weights in
+float16; ``catalog.json`` records, for each model, the command that retrains it and a
+reference prediction (a held-out grid spectrum at S/N 50, fixed seed) that
+``tests/pretrained/test_models.py`` checks the shipped files against.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from atmoscope.data import read_grid
+from atmoscope.data.splits import random_split
+from atmoscope.models import load_estimator
+from atmoscope.pretrained import CATALOG_FILE, FOLDER, reference_prediction
+from atmoscope.training import TrainConfig
+from atmoscope.workflows import train_bundle
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO.parent / "shared" / "data" / "grids"
+#: An embedding small enough to ship (float16: 1.4–2.3 MB each) and train in minutes.
+OPTIONS = {"width": 16, "stages": 3, "hidden": 128}
+
+#: name → what it is, the grid file, its flux unit (the files state none), the
+#: wavelength range kept (µm) and the epochs (about 2,000 optimiser steps each).
+MODELS = {
+    "bobcat": {
+        "description": "Sonora Bobcat (cloudless; Marley et al. 2021) at SpeX prism "
+                       "resolution, 0.9–2.5 µm: SpeX, IRTF, FIRE, Euclid-like spectra",
+        "grid": "sonora_bobcat_spex_prism.csv", "flux_unit": "erg / (s cm2 AA)",
+        "wavelength_range": (0.9, 2.49), "epochs": 1000,
+    },
+    "bobcat-jwst": {
+        "description": "Sonora Bobcat at JWST NIRSpec PRISM resolution, 0.6–5.3 µm, "
+                       "3–5 µm CH4/CO/CO2 bands included",
+        "grid": "sonora_bobcat_jwst_nirspec_prism.csv", "flux_unit": "erg / (s cm2 AA)",
+        "wavelength_range": (0.6, 5.3), "epochs": 1000,
+    },
+    "diamondback": {
+        "description": "Sonora Diamondback (cloudy, with sedimentation efficiency fsed; "
+                       "Morley et al. 2024), 0.9–2.4 µm: L and early-T dwarfs",
+        "grid": "sonora_diamondback_nir.csv", "flux_unit": "erg / (s cm2 AA)",
+        "wavelength_range": (0.9, 2.4), "epochs": 700,
+    },
+}
+SEED = 0
+
+
+def train(name: str, spec: dict, data: Path) -> dict:
+    """Train one model into the package folder; returns its catalog entry."""
+    grid = read_grid(data / spec["grid"], flux_unit=spec["flux_unit"], drop_duplicates="none")
+    grid = grid.crop(*spec["wavelength_range"])
+    split = random_split(grid.n_spectra, seed=SEED)
+    # the whole one-cycle schedule runs (no early stop: 31 validation spectra give a noisy
+    # loss); the best validation epoch is kept
+    config = TrainConfig(model="posterior", model_options=OPTIONS, epochs=spec["epochs"],
+                         patience=spec["epochs"], extra_features="none", seed=SEED)
+    start = time.perf_counter()
+    # the grids' flux is right only up to a constant: no radius from a distance
+    bundle, _ = train_bundle(grid, split, config, None, flux_scale="arbitrary")
+    seconds = time.perf_counter() - start
+    target = bundle.save(FOLDER / name, grid=grid, weights_dtype="float16")
+    estimator = load_estimator(target)  # the float16 weights as shipped
+    return {
+        "description": spec["description"],
+        "grid_file": spec["grid"],
+        "command": f"python scripts/train_pretrained.py --only {name}",
+        "train_seconds": round(seconds, 1),
+        "reference": reference_prediction(estimator, estimator.training_grid()),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", nargs="*", choices=sorted(MODELS), default=None)
+    parser.add_argument("--data", type=Path, default=DATA, help="Folder of the grids.")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(2)
+    catalog_path = FOLDER / CATALOG_FILE
+    catalog = json.loads(catalog_path.read_text()) if catalog_path.is_file() else {}
+    for name in args.only or MODELS:
+        print(f"== {name}", flush=True)
+        catalog[name] = train(name, MODELS[name], args.data)
+        ref = catalog[name]["reference"]
+        print(f"{name}: {catalog[name]['train_seconds']} s; reference mean "
+              f"{np.round(ref['mean'], 3).tolist()}", flush=True)
+        catalog_path.write_text(json.dumps(catalog, indent=1, ensure_ascii=False) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
