@@ -279,9 +279,32 @@ def train_cmd(grid_path, model, split_kind, holdout, out, epochs, budget, batch_
                    flux_scale=flux_scale, on_member=show)
 
 
+def _load_estimator(value: Path):
+    """A bundle or ensemble folder, or a built-in model by name."""
+    from atmoscope.models import load_estimator
+
+    if value.exists() or len(value.parts) > 1:
+        return load_estimator(value)
+    from atmoscope.pretrained import load_pretrained
+
+    return load_pretrained(str(value))
+
+
+def _bundle_grid(estimator, grid_path, *grid_args):
+    """``--grid``, else the grid stored in the bundle."""
+    if grid_path is not None:
+        return _load_grid(grid_path, *grid_args)
+    grid = estimator.training_grid()
+    if grid is None:
+        raise click.UsageError("the bundle stores no grid (trained without --embed-grid): "
+                               "give --grid")
+    return grid
+
+
 @cli.command("evaluate")
 @click.argument("bundle_path", metavar="BUNDLE", type=click.Path(path_type=Path))
-@click.option("--grid", "grid_path", required=True, type=click.Path(path_type=Path))
+@click.option("--grid", "grid_path", type=click.Path(path_type=Path), default=None,
+              help="The grid (default: the one stored in the bundle, as in built-in models).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--plots", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for parity, residual and loss-curve figures.")
@@ -290,13 +313,14 @@ def train_cmd(grid_path, model, split_kind, holdout, out, epochs, budget, batch_
 @_grid_options
 def evaluate_cmd(bundle_path, grid_path, as_json, plots, drop_duplicates, targets,
                  wavelength_unit, flux_unit) -> None:
-    """Regression report of a bundle on a grid (its test split if it is the training grid)."""
+    """Regression report of a bundle on a grid (its test split if it is the training grid).
+
+    BUNDLE is a bundle, a folder of bundles (an ensemble) or a built-in model's name."""
     from atmoscope.evaluation.report import evaluate_on_grid, format_report
-    from atmoscope.models import load_estimator
     from atmoscope.workflows import write_figures
 
-    estimator = load_estimator(bundle_path)
-    g = _load_grid(grid_path, targets, wavelength_unit, flux_unit, drop_duplicates)
+    estimator = _load_estimator(bundle_path)
+    g = _bundle_grid(estimator, grid_path, targets, wavelength_unit, flux_unit, drop_duplicates)
     report, rows = evaluate_on_grid(estimator, g)
     if plots is not None:
         truth = g.with_targets(estimator.targets).target_values[rows]
@@ -312,7 +336,8 @@ def evaluate_cmd(bundle_path, grid_path, as_json, plots, drop_duplicates, target
 
 @cli.command("calibrate")
 @click.argument("bundle_path", metavar="BUNDLE", type=click.Path(path_type=Path))
-@click.option("--grid", "grid_path", required=True, type=click.Path(path_type=Path))
+@click.option("--grid", "grid_path", type=click.Path(path_type=Path), default=None,
+              help="The grid (default: the one stored in the bundle, as in built-in models).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--n-spectra", type=click.IntRange(10), default=500, show_default=True)
 @click.option("--draws", type=click.IntRange(2), default=100, show_default=True,
@@ -329,20 +354,20 @@ def calibrate_cmd(bundle_path, grid_path, as_json, n_spectra, draws, snr, seed, 
                   drop_duplicates, targets, wavelength_unit, flux_unit) -> None:
     """Coverage of a model's uncertainties on noisy held-out spectra.
 
-    BUNDLE is a bundle or a folder of bundles (an ensemble). The samples are drawn exactly
+    BUNDLE is a bundle, a folder of bundles (an ensemble) or a built-in model's name (with
+    no --grid, the grid stored in the bundle is used). The samples are drawn exactly
     as `predict` draws them. A posterior model is also scored on Monte-Carlo draws over
     the errors of its point estimate (key "monte_carlo")."""
     import numpy as np
 
     from atmoscope.evaluation.calibration import calibrate_estimator
     from atmoscope.evaluation.report import scoring_grid
-    from atmoscope.models import load_estimator
 
-    estimator = load_estimator(bundle_path)
+    estimator = _load_estimator(bundle_path)
     low_high = _parse_snr_range(snr, "--snr")
     if not low_high:
         raise click.BadParameter(f"expected LOW,HIGH, got {snr!r}", param_hint="--snr")
-    g = _load_grid(grid_path, targets, wavelength_unit, flux_unit, drop_duplicates)
+    g = _bundle_grid(estimator, grid_path, targets, wavelength_unit, flux_unit, drop_duplicates)
     g, rows, which = scoring_grid(estimator, g)
     report = calibrate_estimator(estimator, g, rows, n_spectra=n_spectra,
                                  n_samples=draws * len(estimator), snr_range=low_high, seed=seed)
@@ -385,7 +410,7 @@ def models_cmd(as_json: bool) -> None:
         lo, hi = m.wavelength_range
         click.echo(f"{m.name}: {m.description}")
         click.echo(f"  kind         {m.kind}, {m.size_bytes / 1e6:.1f} MB")
-        click.echo(f"  wavelengths  {lo:.3g}–{hi:.3g} {m.wavelength_unit} ({m.n_wavelengths})")
+        click.echo(f"  wavelengths  {lo:.3g}–{hi:.3g} µm ({m.n_wavelengths})")
         click.echo(f"  targets      {', '.join(target_label(t)[0] for t in m.targets)}")
         click.echo(f"  grid         {m.grid_file} (sha256 {m.grid_hash[:16]}…)")
         click.echo(f"  retrain      {m.command}")

@@ -15,7 +15,7 @@ from atmoscope.data.targets import target_label
 from atmoscope.errors import AtmoscopeError, ConfigError, SpectrumError
 from atmoscope.observed import read_spectrum
 from atmoscope.prediction.choice import ModelChoice
-from atmoscope.prediction.predictor import Prediction, Predictor, object_name
+from atmoscope.prediction.predictor import Prediction, Predictor, file_stem, object_name
 
 __all__ = ["CATALOG_FORMATS", "catalog_format", "catalog_rows", "distance_for",
            "predict_catalog", "read_distances", "write_catalog"]
@@ -97,7 +97,7 @@ def distance_for(distances: Mapping | None, path: Path, obj: str | None):
     looked up by object name, file name, file stem and path; (None, None) if absent."""
     if not distances:
         return None, None
-    for key in (obj, path.name, path.stem, str(path)):
+    for key in (obj, path.name, file_stem(path), path.stem, str(path)):
         if key and key in distances:
             return distances[key]
     return None, None
@@ -145,10 +145,10 @@ def predict_catalog(model, files: Sequence[Path], progress: bool = True,
     rows = []
     for path in tqdm([Path(f) for f in files], desc="predict", unit="spectrum",
                      disable=None if progress else True):
-        row: dict = {"source": str(path), "object": path.stem}
+        row: dict = {"source": str(path), "object": file_stem(path)}
         try:
             spectrum = read_spectrum(path, **read_options)
-            row["object"] = object_name(spectrum) or path.stem
+            row["object"] = object_name(spectrum) or row["object"]
             pairs, _ = choice.predict(spectrum, *distance_for(distances, path, row["object"]))
             for p, predictor in pairs:
                 rows.append(catalog_rows(p, predictor.distance_pc))

@@ -42,8 +42,8 @@ from atmoscope.observed import (
     to_fnu,
 )
 
-__all__ = ["PERCENTILES", "Prediction", "Predictor", "as_estimator", "object_name",
-           "spectrum_files"]
+__all__ = ["PERCENTILES", "Prediction", "Predictor", "as_estimator", "file_stem",
+           "object_name", "spectrum_files"]
 
 PERCENTILES = (2.5, 16, 50, 84, 97.5)
 _PERCENTILE_KEYS = ("p2_5", "p16", "p50", "p84", "p97_5")
@@ -63,6 +63,14 @@ def object_name(spectrum: ObservedSpectrum) -> str | None:
     """The object a spectrum's file names (FITS ``OBJECT``, ECSV ``object``), if any."""
     name = spectrum.meta.get("object")
     return str(name).strip() or None if name else None
+
+
+def file_stem(path: str | Path) -> str:
+    """A file's name without its format and compression suffixes (``x.fits.gz`` → ``x``)."""
+    name = Path(path).name
+    for suffix in (".gz", ".bz2", ".xz", ".zip"):
+        name = name.removesuffix(suffix)
+    return Path(name).stem
 
 
 @dataclass
@@ -97,7 +105,7 @@ class Prediction:
     @property
     def name(self) -> str:
         """The object's name: the file's (FITS ``OBJECT``), else the file name's stem."""
-        return self.object or Path(self.source).stem
+        return self.object or file_stem(self.source)
 
     @property
     def sample_label(self) -> str:
