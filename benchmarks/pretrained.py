@@ -30,7 +30,7 @@ from atmoscope.pretrained import available_models
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from real_objects import spectral_type_number  # noqa: E402
+from real_objects import spex_t_dwarfs  # noqa: E402
 
 #: Published values (Zhang et al. 2021) of the three TelescopeML tutorial objects.
 PUBLISHED = {"HD3651B_spex_prism.csv": 818, "GJ570D_spex_prism.csv": 828,
@@ -73,12 +73,7 @@ def objects(samples: int) -> list[str]:
 
 def spex_trend(samples: int, out: Path) -> list[str]:
     """Median predicted Teff per SpeX T subtype, per model that covers SpeX spectra."""
-    meta = pd.read_csv(DATA / "spex_prism_library" / "spectral_data.csv")
-    meta["spt"] = meta["SPEX_TYPE"].map(spectral_type_number)
-    t_dwarfs = meta[meta["spt"] >= 10]
-    folder = DATA / "spex_prism_library" / "spectra"
-    files = [folder / f if (folder / f).exists() else folder / f"{f}.gz"
-             for f in t_dwarfs["DATA_FILE"]]
+    files, types = spex_t_dwarfs()
     spex_range = np.array([0.65, 2.55])
     names = [m.name for m in available_models()
              if m.wavelength_range[0] >= spex_range[0] and m.wavelength_range[1] <= spex_range[1]]
@@ -92,7 +87,7 @@ def spex_trend(samples: int, out: Path) -> list[str]:
         start = time.perf_counter()
         catalog = predict_catalog(ModelChoice(name, n_samples=samples), files, progress=False)
         seconds = time.perf_counter() - start
-        catalog["spt"] = t_dwarfs["spt"].to_numpy()
+        catalog["spt"] = types
         catalog.to_csv(out / f"spex_t_dwarfs_{name}.csv", index=False)
         ok = catalog[catalog.status == "ok"]
         lines.append(f"* `{name}`: {len(ok)} of {len(catalog)} predicted in {seconds:.0f} s "

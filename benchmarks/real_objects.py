@@ -46,6 +46,17 @@ def spectral_type_number(spt: str) -> float | None:
     return (0 if m.group(1) == "L" else 10) + float(m.group(2))
 
 
+def spex_t_dwarfs() -> tuple[list[Path], np.ndarray]:
+    """The SpeX Prism Library's T dwarfs: their files and numeric types (T0 = 10)."""
+    meta = pd.read_csv(DATA / "spex_prism_library" / "spectral_data.csv")
+    meta["spt"] = meta["SPEX_TYPE"].map(spectral_type_number)
+    t_dwarfs = meta[meta["spt"] >= 10]
+    folder = DATA / "spex_prism_library" / "spectra"
+    files = [folder / f if (folder / f).exists() else folder / f"{f}.gz"
+             for f in t_dwarfs["DATA_FILE"]]
+    return files, t_dwarfs["spt"].to_numpy()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--members", type=int, default=5)
@@ -81,15 +92,10 @@ def main() -> None:
             f"{p.fit.reduced_chi2:.1f} |")
         print(lines[-1], flush=True)
 
-    meta = pd.read_csv(DATA / "spex_prism_library" / "spectral_data.csv")
-    meta["spt"] = meta["SPEX_TYPE"].map(spectral_type_number)
-    t_dwarfs = meta[meta["spt"] >= 10]
-    folder = DATA / "spex_prism_library" / "spectra"
-    files = [folder / f if (folder / f).exists() else folder / f"{f}.gz"
-             for f in t_dwarfs["DATA_FILE"]]
+    files, types = spex_t_dwarfs()
     catalog = predict_catalog(Predictor(ensemble, grid=grid, n_samples=20 * args.members,
                                         seed=0), files, progress=False)
-    catalog["spt"] = t_dwarfs["spt"].to_numpy()
+    catalog["spt"] = types
     args.out.mkdir(parents=True, exist_ok=True)
     catalog.to_csv(args.out / "spex_t_dwarfs.csv", index=False)
     ok = catalog[catalog.status == "ok"]

@@ -557,10 +557,11 @@ def predict_cmd(inputs, out, as_json, report_path, distances_path, **o) -> None:
     if len(files) == 1 and out is None:
         from atmoscope.observed import read_spectrum
         from atmoscope.prediction import distance_for
+        from atmoscope.prediction.predictor import object_name
 
         spectrum = read_spectrum(files[0], **read)
         pairs, note = choice.predict(
-            spectrum, *distance_for(distances, files[0], spectrum.meta.get("object")))
+            spectrum, *distance_for(distances, files[0], object_name(spectrum)))
         if note:
             click.echo(note, err=True)
         _write_extras(pairs, o, report_path)
