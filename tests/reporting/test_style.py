@@ -5,6 +5,7 @@ import pytest
 from atmoscope.errors import ConfigError
 from atmoscope.reporting import plot_loss_curves
 from atmoscope.reporting.style import (
+    flux_axis_label,
     format_number,
     format_with_unit,
     save_figure,
@@ -26,6 +27,10 @@ def test_save_figure_writes_paper_formats_and_rejects_others(tmp_path):
 def test_units_are_typeset_for_axis_labels():
     assert typeset_unit("erg/(s cm2 Hz)") == r"$\mathrm{erg\,Hz^{-1}\,s^{-1}\,cm^{-2}}$"
     assert typeset_unit("") == ""
+    fnu = r"$\mathrm{erg\,Hz^{-1}\,s^{-1}\,cm^{-2}}$"
+    assert flux_axis_label("erg/(s cm2 Hz)") == rf"$F_\nu$ [{fnu}]"
+    assert flux_axis_label("W / (m2 um)").startswith(r"$F_\lambda$ [")
+    assert flux_axis_label(None) == "flux density [arbitrary unit]"
 
 
 def test_number_formats_use_a_typographic_minus():

@@ -14,7 +14,7 @@ from atmoscope.reporting.prediction_figures import (
     plot_sensitivity,
     plot_spectrum_fit,
 )
-from atmoscope.reporting.style import FIGURE_FORMATS, axis_label, typeset_unit
+from atmoscope.reporting.style import FIGURE_FORMATS, flux_axis_label
 from atmoscope.reporting.training_figures import plot_loss_curves
 
 if TYPE_CHECKING:  # the figures alone must not pull in the models (torch)
@@ -25,17 +25,6 @@ __all__ = ["write_prediction_figures", "write_prediction_report"]
 #: File name of each figure of :func:`write_prediction_figures`, by caption start.
 _FIGURE_NAMES = {"Observed": "spectrum_fit", "Which": "sensitivity", "Training": "training",
                  "Posterior": "corner", "Monte": "corner"}
-
-
-def _flux_label(unit) -> str:
-    """``F_ν [erg s⁻¹ cm⁻² Hz⁻¹]`` (typeset) for the kind of flux density the unit is."""
-    from atmoscope.observed import flux_kind
-
-    symbol = {"fnu": "$F_\\nu$", "flambda": "$F_\\lambda$"}.get(flux_kind(unit))
-    if symbol is None:
-        return axis_label("flux density", typeset_unit(unit)) if typeset_unit(unit) else (
-            "flux (normalised)")
-    return axis_label(symbol, typeset_unit(unit))
 
 
 def _safe(name: str) -> str:
@@ -61,7 +50,7 @@ def _figures(p: Prediction, predictor: Predictor, names, units) -> dict:
         band95 = p.band95 if p.band95 is not None else np.stack([p.model_flux] * 2)
         figures["Observed spectrum and model (predictive 68 % / 95 % bands)"] = \
             plot_spectrum_fit(wl, flux, error, p.model_flux, band68, band95, residuals,
-                              flux_label=_flux_label(p.spectrum.flux.unit),
+                              flux_label=flux_axis_label(p.spectrum.flux.unit),
                               mask=~usable, title=Path(p.source).name)
     figures[p.sample_label[0].upper() + p.sample_label[1:]] = plot_corner(p.samples, names, units)
     # what the networks read: surface flux for flux-level models, pixels filled

@@ -96,6 +96,20 @@ def typeset_unit(unit) -> str:
     return "" if unit == u.dimensionless_unscaled else unit.to_string("latex_inline")
 
 
+def flux_axis_label(unit) -> str:
+    """``F_ν [erg s⁻¹ cm⁻² Hz⁻¹]`` (typeset) for the kind of flux density ``unit`` is;
+    a grid whose flux unit is not known is labelled so."""
+    from atmoscope.observed import flux_kind
+
+    if unit is None:
+        return "flux density [arbitrary unit]"
+    symbol = {"fnu": "$F_\\nu$", "flambda": "$F_\\lambda$"}.get(flux_kind(unit))
+    if symbol is None:
+        return axis_label("flux density", typeset_unit(unit)) if typeset_unit(unit) else (
+            "flux (normalised)")
+    return axis_label(symbol, typeset_unit(unit))
+
+
 def format_number(value: float) -> str:
     """Short number for annotations (3 significant digits), with a typographic minus."""
     if not np.isfinite(value):

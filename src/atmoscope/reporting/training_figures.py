@@ -18,6 +18,7 @@ from atmoscope.reporting.style import (
     MINUS,
     OKABE_ITO,
     axis_label,
+    flux_axis_label,
     format_number,
     format_power_of_ten,
     format_with_unit,
@@ -87,8 +88,7 @@ def plot_grid_spectra(
         ax.plot(grid.wavelength, grid.flux[row], color=cmap(norm(value)), lw=0.9)
     ax.set_yscale("log")
     ax.set_xlabel(f"wavelength [{grid.wavelength_unit.to_string('unicode')}]")
-    unit = grid.flux_unit.to_string("unicode") if grid.flux_unit is not None else "arbitrary"
-    ax.set_ylabel(f"flux density [{unit}]")
+    ax.set_ylabel(flux_axis_label(grid.flux_unit))
     held = ", ".join(f"{n} = {grid.parameters[n].iloc[rows[0]]:g}"
                      for n in grid.parameters if n != color_by)
     ax.set_title(f"{len(rows)} spectra of {Path(grid.source or 'grid').name}"
