@@ -9,7 +9,7 @@ PACKAGE = Path(atmoscope.__file__).parent
 
 #: Layers from the bottom up; a module may import its own layer and those below.
 LAYERS = [
-    {"errors", "_version", "_registry"},
+    {"errors", "_version", "_registry", "_atomic"},
     {"data", "observed", "fetch", "synthetic"},
     {"statistics"},
     {"models"},

@@ -72,7 +72,8 @@ def grid_synthetic(out: Path, ascending: bool) -> None:
 
 def _grid_options(func):
     func = click.option("--targets", help="Comma-separated target columns (default: all "
-                        "parameter columns; gravity and temperature required).")(func)
+                        "parameter columns, which must include gravity and temperature; a "
+                        "model of fewer targets gives no model spectrum or χ²).")(func)
     func = click.option("--wavelength-unit", default=None,
                         help="Unit of the wavelength column names (default um).")(func)
     func = click.option("--flux-unit", default=None, help="Unit of the flux values.")(func)
@@ -130,6 +131,9 @@ def grid_info(path: Path, as_json: bool, drop_duplicates: str | None, targets: s
     click.echo(f"duplicates   {s['duplicate_spectra']} spectra repeat another "
                f"({s['duplicate_groups']} groups, {s['conflicting_duplicate_groups']} "
                "with different parameters)")
+    if s["repeated_parameters"]:
+        click.echo(f"             {s['repeated_parameters']} spectra repeat the parameters of "
+                   "another with a different flux")
     click.echo(f"content hash {s['content_hash']}")
 
 
@@ -651,7 +655,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a bug: still one line unless asked for more
         if debug:
             raise
-        click.echo(f"error: internal error ({type(exc).__name__}: {_one_line(exc)}); "
-                   "rerun with --debug for the traceback", err=True)
+        click.echo(f"error: internal error ({type(exc).__name__}: {_one_line(exc)}): a bug "
+                   "in atmoscope; please report it with the traceback that --debug prints",
+                   err=True)
         status = 1
     return status

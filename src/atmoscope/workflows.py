@@ -78,9 +78,10 @@ def train_bundle(grid: SpectralGrid, split: Split, config: TrainConfig, out: str
     timings["evaluation"] = time.perf_counter() - start
     if out is not None:
         start = time.perf_counter()
-        bundle.save(out, grid=grid if embed_grid else None)
-        write_figures(out / "figures", grid.targets, grid.target_values[split.test],
-                      report["predictions"], bundle.history)
+        bundle.save(out, grid=grid if embed_grid else None,
+                    extras=lambda folder: write_figures(
+                        folder / "figures", grid.targets, grid.target_values[split.test],
+                        report["predictions"], bundle.history))
         timings["save"] = time.perf_counter() - start
         checkpoint.unlink(missing_ok=True)
     return bundle, report

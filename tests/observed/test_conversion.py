@@ -136,8 +136,10 @@ def test_scale_to_surface_and_best_scale():
         implied_radius(-1.0, 10.0)
     with pytest.raises(SpectrumError, match="distance must be one positive"):
         scale_to_surface(spec, 0.0, 1.0)
-    with pytest.raises(SpectrumError, match="no usable pixel"):
+    with pytest.raises(SpectrumError, match="model flux is zero at all 2 usable pixels"):
         best_scale([1.0, 2.0], [0.0, 0.0], [1.0, 1.0])
+    with pytest.raises(SpectrumError, match="no pixel where observed flux, model flux and error"):
+        best_scale([np.nan, 2.0], [1.0, np.nan], [1.0, 1.0])
     with pytest.raises(SpectrumError, match="must be numbers"):
         best_scale(["a", "b"], [1.0, 1.0])
     with pytest.raises(SpectrumError, match="distance must be one positive .* got 'ten'"):

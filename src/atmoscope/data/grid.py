@@ -149,6 +149,16 @@ class SpectralGrid:
         return [g for g in groups if g.size > 1]
 
     @property
+    def n_repeated_parameters(self) -> int:
+        """Spectra whose parameters repeat those of an earlier spectrum with a different
+        flux: the same model twice, which a grid should not hold."""
+        params = self.parameters.to_numpy()
+        _, first, inverse = np.unique(params, axis=0, return_index=True, return_inverse=True)
+        later = np.flatnonzero(first[inverse.reshape(-1)] != np.arange(self.n_spectra))
+        return int(sum(not np.array_equal(self.flux[i], self.flux[first[inverse[i]]])
+                       for i in later))
+
+    @property
     def n_duplicate_spectra(self) -> int:
         """Spectra whose flux repeats that of an earlier spectrum."""
         return self.n_spectra - int(np.unique(self._flux_group).size)
@@ -252,6 +262,7 @@ class SpectralGrid:
             "duplicate_spectra": self.n_duplicate_spectra,
             "duplicate_groups": len(groups),
             "conflicting_duplicate_groups": conflicting,
+            "repeated_parameters": self.n_repeated_parameters,
             "content_hash": self.content_hash,
         }
 

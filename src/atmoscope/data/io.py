@@ -28,6 +28,7 @@ import astropy.units as u
 import numpy as np
 import pandas as pd
 
+from atmoscope._atomic import atomic_path
 from atmoscope._registry import SuffixRegistry
 from atmoscope.data.grid import SpectralGrid
 from atmoscope.data.telescopeml_grid import TELESCOPEML_FLUX_UNIT, is_telescopeml_layout
@@ -47,11 +48,17 @@ __all__ = [
 #: Columns every brown-dwarf grid must have unless ``targets`` names others.
 DEFAULT_REQUIRED = ("gravity", "temperature")
 
-_CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.xz", ".csv.zip", ".csv.zst")
+# (no .csv.zst: pandas needs the optional zstandard package for it)
+_CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.xz", ".csv.zip")
 _PARQUET_SUFFIXES = (".parquet", ".pq")
 _METADATA_KEY = b"atmoscope"
 # pandas names a written-out index column "Unnamed: 0"; it is not a parameter.
 _INDEX_COLUMN = re.compile(r"^Unnamed: \d+$")
+_MANGLED = re.compile(r"^(.+)\.(\d+)$")
+#: Wavelengths a grid may hold (µm): far-UV to far-infrared; beyond, a unit is wrong.
+_PLAUSIBLE_UM = (0.05, 500.0)
+#: Larger flux values are corrupt (no unit makes them physical).
+_MAX_FLUX = 1e100
 _DROP_CHOICES = (None, "first", "none")
 # What pandas raises for a damaged or unreadable CSV file, compressed or not
 # (ImportError: a compression whose package is not installed, e.g. zstandard).
@@ -166,6 +173,8 @@ def _numeric_block(path: Path, frame: pd.DataFrame, what: str) -> np.ndarray:
 
 def _load_table(path: Path) -> tuple[pd.DataFrame, dict]:
     """The raw table from the file's registered reader, pandas' index column left out."""
+    if path.is_dir():
+        raise GridError(f"{path}: is a directory, not a grid file")
     reader = _lookup(GRID_READERS, path)
     if not path.is_file():
         raise GridError(f"{path}: no such file")
@@ -189,6 +198,11 @@ def _split_columns(path: Path, table: pd.DataFrame) -> tuple[list, list[str]]:
     """(flux columns, named by wavelengths; parameter columns): every other column."""
     wave_cols = [c for c in table.columns if _as_wavelength(c) is not None]
     param_cols = [str(c) for c in table.columns if _as_wavelength(c) is None]
+    names = {str(c) for c in table.columns}
+    for name in param_cols:  # pandas renames a repeated header "x" to "x.1"
+        repeated = _MANGLED.match(name)
+        if repeated and repeated.group(1) in names:
+            raise GridError(f"{path}: column '{repeated.group(1)}' appears more than once")
     if not wave_cols:
         raise GridError(f"{path}: no flux columns (no column is named by a wavelength)")
     if len(table) == 0:
@@ -228,14 +242,37 @@ def _wavelengths(path: Path, wave_cols: list) -> np.ndarray:
 def _flux_block(path: Path, frame: pd.DataFrame) -> np.ndarray:
     """The flux columns as float64: finite and not negative."""
     flux = _numeric_block(path, frame, "flux")
-    negative = np.argwhere(flux < 0)
-    if negative.size:
-        row, col = negative[0]
-        raise GridError(
-            f"{path}: flux column '{frame.columns[col]}', row {row + 1}: negative flux "
-            f"{float(flux[row, col])!r} ({len(negative)} negative value(s) in total)"
-        )
+    for bad, what in ((flux < 0, "negative flux"), (flux > _MAX_FLUX, "implausible flux")):
+        found = np.argwhere(bad)
+        if found.size:
+            row, col = found[0]
+            raise GridError(
+                f"{path}: flux column '{frame.columns[col]}', row {row + 1}: {what} "
+                f"{float(flux[row, col])!r} ({len(found)} such value(s) in total)"
+            )
     return flux
+
+
+def _check_wavelength_range(path: Path, wavelength) -> None:
+    """Wavelengths outside far-UV to far-infrared mean a wrong unit (e.g. nm read as µm)."""
+    if not wavelength.unit.is_equivalent(u.um):
+        raise GridError(f"{path}: wavelength unit {wavelength.unit} is not a length")
+    um = wavelength.to_value(u.um)
+    lo, hi = _PLAUSIBLE_UM
+    if um.min() < lo or um.max() > hi:
+        raise GridError(f"{path}: wavelengths {um.min():.4g}–{um.max():.4g} µm lie outside "
+                        f"{lo:g}–{hi:g} µm: are the column names in another unit? "
+                        "(--wavelength-unit nm, AA, ...)")
+
+
+def _check_parameters(path: Path, params: np.ndarray, names: list[str]) -> None:
+    """Teff must be positive (log g, [M/H], ... may be any finite number)."""
+    if "temperature" in names:
+        j = names.index("temperature")
+        bad = np.flatnonzero(params[:, j] <= 0)
+        if bad.size:
+            raise GridError(f"{path}: parameter column 'temperature', row {bad[0] + 1}: "
+                            f"Teff {params[bad[0], j]:g} is not positive")
 
 
 def _unit(path: Path, given, meta: dict, key: str, default: str | None = None):
@@ -264,7 +301,11 @@ def _handle_duplicates(grid: SpectralGrid, drop_duplicates: str | None) -> Spect
             stacklevel=3,  # the caller of read_grid
         )
     elif drop_duplicates is not None:
+        n = grid.n_spectra
         grid = grid.drop_duplicates(keep=drop_duplicates)
+        if grid.n_spectra == 0:
+            raise GridError(f"{grid.source}: all {n} spectra were dropped as duplicates with "
+                            f"conflicting parameters (--drop-duplicates {drop_duplicates})")
     return grid
 
 
@@ -310,9 +351,11 @@ def read_grid(
     targets = _resolve_targets(path, targets, meta, param_cols)
     wavelength = _wavelengths(path, wave_cols)
     params = _numeric_block(path, table[param_cols], "parameter")
+    _check_parameters(path, params, param_cols)
     flux = _flux_block(path, table[wave_cols])
     order = np.argsort(wavelength)
     wave_unit = _unit(path, wavelength_unit, meta, "wavelength_unit", "um")
+    _check_wavelength_range(path, wavelength * wave_unit)
     stated = _unit(path, flux_unit, meta, "flux_unit")
     grid = SpectralGrid(
         wavelength=wavelength[order],
@@ -329,8 +372,7 @@ def read_grid(
 
 def _assumed_flux_unit(path: Path, wavelength, param_cols: list[str]):
     """F_nu for a file in TelescopeML's layout (its training flux), else unknown."""
-    if not (wavelength.unit.is_equivalent(u.um)
-            and is_telescopeml_layout(wavelength.to_value(u.um), param_cols)):
+    if not is_telescopeml_layout(wavelength.to_value(u.um), param_cols):
         return None
     warnings.warn(f"{path}: no flux unit stated; TelescopeML's layout holds F_nu, so "
                   f"{TELESCOPEML_FLUX_UNIT} is assumed (--flux-unit to say otherwise)",
@@ -342,7 +384,7 @@ def _assumed_flux_unit(path: Path, wavelength, param_cols: list[str]):
 @_GRID_WRITERS.register(*_CSV_SUFFIXES)
 def _write_csv(grid: SpectralGrid, frame: pd.DataFrame, tmp: Path, final: Path) -> None:
     # Compression is inferred from the final name, not the temporary one.
-    compression = {"gz": "gzip", "bz2": "bz2", "xz": "xz", "zip": "zip", "zst": "zstd"}
+    compression = {"gz": "gzip", "bz2": "bz2", "xz": "xz", "zip": "zip"}
     suffix = final.name.rsplit(".", 1)[-1].lower()
     frame.to_csv(tmp, index=False, float_format="%.7g", compression=compression.get(suffix))
 
@@ -382,12 +424,7 @@ def write_grid(grid: SpectralGrid, path: str | Path, *, descending: bool = True)
     """
     path = Path(path)
     writer = _lookup(_GRID_WRITERS, path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     frame = grid.to_frame(descending=descending)
-    tmp = path.with_name(f".{path.name}.partial")
-    try:
+    with atomic_path(path) as tmp:
         writer(grid, frame, tmp, path)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path

@@ -225,6 +225,9 @@ class Preprocessor:
             pre = cls(state["targets"], state["log_targets"], state["spectrum_mode"],
                       state["extra_features"], state.get("noise_channel", False))
             pre.n_wavelengths_ = int(state["n_wavelengths_"])
+            for name in ("y_mean_", "y_std_"):
+                if name not in state:
+                    raise KeyError(name)
             for name in ("y_mean_", "y_std_", "x_center_", "x_scale_", "extra_mean_",
                          "extra_std_"):
                 if name in state:

@@ -21,7 +21,10 @@ import numpy as np
 from atmoscope.data.grid import SpectralGrid
 from atmoscope.errors import ConfigError
 
-__all__ = ["Split", "node_split", "random_split", "parse_holdout", "make_split"]
+__all__ = ["MIN_SPECTRA", "Split", "node_split", "random_split", "parse_holdout", "make_split"]
+
+#: The fewest spectra :func:`make_split` splits (each part needs some).
+MIN_SPECTRA = 10
 
 
 @dataclass(frozen=True)
@@ -136,7 +139,16 @@ def parse_holdout(text: str) -> dict[str, str | list[float]]:
 
 
 def make_split(grid: SpectralGrid, kind: str, seed: int = 42, holdout: str | None = None) -> Split:
-    """The split the CLI asks for: ``random`` or ``nodes``."""
+    """The split the CLI asks for: ``random`` or ``nodes``.
+
+    Raises:
+        ConfigError: an unknown kind, or a grid too small to split (under
+            :data:`MIN_SPECTRA` spectra).
+    """
+    if grid.n_spectra < MIN_SPECTRA:
+        raise ConfigError(f"{grid.source or 'the grid'}: {grid.n_spectra} spectra are too few "
+                          f"to split into training, validation and test sets (need at least "
+                          f"{MIN_SPECTRA})")
     if kind == "random":
         return random_split(grid.n_spectra, seed=seed)
     if kind == "nodes":

@@ -18,9 +18,11 @@ the one conditioning path of :mod:`atmoscope.models.sampling`.
 from __future__ import annotations
 
 import json
+import math
 import pickle
 import platform
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from atmoscope._atomic import recover_directory, replace_directory
 from atmoscope._version import __version__
 from atmoscope.data.preprocessing import Preprocessor
 from atmoscope.errors import BundleError, ConfigError, first_line
@@ -40,7 +43,8 @@ from atmoscope.models.sampling import (
     usable_pixels,
 )
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "ModelBundle", "is_bundle", "load_model", "package_versions"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "ModelBundle", "is_bundle", "load_model",
+           "package_versions", "save_tensors"]
 
 FORMAT = "atmoscope-model-bundle"
 FORMAT_VERSION = 1
@@ -220,14 +224,17 @@ class ModelBundle:
         return out
 
     # --- files ----------------------------------------------------------------------------
-    def save(self, path: str | Path, *, grid=None, weights_dtype: str = "float32") -> Path:
-        """Write the bundle directory (replacing an existing one only once complete).
+    def save(self, path: str | Path, *, grid=None, weights_dtype: str = "float32",
+             extras: Callable[[Path], None] | None = None) -> Path:
+        """Write the bundle directory: all of it under a temporary name, then moved into
+        place (an existing bundle is replaced only once the new one is complete).
 
         Args:
             grid: the training grid, to store inside the bundle (its content hash must
                 be the one recorded); default: keep the grid this bundle was loaded
                 with, if any.
             weights_dtype: ``"float32"``, or ``"float16"`` to halve the weights' size.
+            extras: writes more files (e.g. figures) into the folder before it is moved.
         """
         from atmoscope.data import write_grid
 
@@ -251,17 +258,40 @@ class ModelBundle:
             "metrics": self.metrics, "grid": self.grid, "split": self.split,
             "versions": self.versions,
         }
-        (tmp / _META).write_text(json.dumps(meta, indent=1))
-        dtype = _WEIGHT_DTYPES[weights_dtype]
-        torch.save({k: v.to(dtype) if v.is_floating_point() else v
-                    for k, v in self.model.state_dict().items()}, tmp / _WEIGHTS)
-        if grid is not None:
-            write_grid(grid, tmp / _GRID)
-        if path.exists():
-            shutil.rmtree(path)
-        tmp.replace(path)
+        try:
+            (tmp / _META).write_text(json.dumps(_json_safe(meta), indent=1, allow_nan=False))
+            dtype = _WEIGHT_DTYPES[weights_dtype]
+            save_tensors({k: v.to(dtype) if v.is_floating_point() else v
+                          for k, v in self.model.state_dict().items()}, tmp / _WEIGHTS, path)
+            if grid is not None:
+                write_grid(grid, tmp / _GRID)
+            if extras is not None:
+                extras(tmp)
+            replace_directory(tmp, path)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
         self.location = path
         return path
+
+
+def save_tensors(obj, tmp: Path, path: Path) -> None:
+    """``torch.save`` to ``tmp``; a failed write (disk full, size limit) is an ``OSError``
+    naming ``path``, not torch's RuntimeError."""
+    try:
+        torch.save(obj, tmp)
+    except RuntimeError as exc:
+        raise OSError(f"{path}: could not write ({first_line(exc)})") from None
+
+
+def _json_safe(value):
+    """``value`` with NaN and ±inf as None, so bundle.json is valid JSON."""
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def is_bundle(path: str | Path) -> bool:
@@ -275,7 +305,7 @@ def load_model(path: str | Path) -> ModelBundle:
     Raises:
         BundleError: a missing, corrupt or incompatible bundle, in one line.
     """
-    path = Path(path)
+    path = recover_directory(Path(path))
     if not (path / _META).is_file() or not (path / _WEIGHTS).is_file():
         raise BundleError(f"{path}: not a model bundle (needs {_META} and {_WEIGHTS})")
     try:
@@ -290,13 +320,26 @@ def load_model(path: str | Path) -> ModelBundle:
     try:
         arch = meta["architecture"]
         pre = Preprocessor.from_dict(meta["preprocessing"])
+        if len(meta["wavelength"]) != pre.n_wavelengths_:
+            raise BundleError(f"{path / _META}: {len(meta['wavelength'])} wavelengths, but the "
+                              f"model was fitted on {pre.n_wavelengths_}")
         model = build_model(arch["name"], len(meta["wavelength"]), arch["n_extra"],
                             len(meta["targets"]), **arch["options"])
         state = torch.load(path / _WEIGHTS, map_location="cpu", weights_only=True)
+        if not (isinstance(state, dict) and all(isinstance(v, torch.Tensor)
+                                                for v in state.values())):
+            raise BundleError(f"{path / _WEIGHTS}: not a state dict of tensors "
+                              f"({type(state).__name__})")
         model.load_state_dict({k: v.float() if v.is_floating_point() else v
                                for k, v in state.items()})
     except KeyError as exc:
         raise BundleError(f"{path}: bundle metadata lacks {exc}") from None
+    except BundleError as exc:
+        message = str(exc)
+        raise BundleError(message if message.startswith(str(path)) else
+                          f"{path}: {message}") from None
+    except (TypeError, AttributeError) as exc:
+        raise BundleError(f"{path}: damaged bundle ({first_line(exc)})") from None
     except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError) as exc:
         raise BundleError(f"{path / _WEIGHTS}: weights do not load ({first_line(exc)})") from None
     model.eval()

@@ -8,6 +8,7 @@ bundles (``member-0``, ``member-1``, … as ``atmoscope train --ensemble N`` wri
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -49,6 +50,10 @@ class Ensemble:
             if bundle.kind != first.kind:
                 raise BundleError(f"{name}: an ensemble mixes {first.kind} and {bundle.kind} "
                                   "models")
+            if bundle.grid.get("content_hash") != first.grid.get("content_hash"):
+                warnings.warn(f"{name}: trained on another grid than {names[0]} (content "
+                              "hashes differ): the ensemble mixes models of different grids",
+                              stacklevel=2)
 
     def __len__(self) -> int:
         return len(self.members)

@@ -128,12 +128,21 @@ def _target_wavelengths(new_wavelength) -> u.Quantity:
 
 def _usable_pixels(spec: ObservedSpectrum, wave, flux, error) -> np.ndarray:
     """Pixels that take part: unmasked, finite, with a finite positive error if any."""
-    usable = spec.mask & np.isfinite(wave) & np.isfinite(flux)
+    finite = np.isfinite(wave) & np.isfinite(flux)
+    usable = spec.mask & finite
     if error is not None:
         with np.errstate(invalid="ignore"):
-            usable &= np.isfinite(error) & (error > 0)
+            good_error = np.isfinite(error) & (error > 0)
+        if np.count_nonzero(finite) >= 2 and np.count_nonzero(finite & good_error) < 2:
+            column = (spec.meta.get("columns") or {}).get("error") or "error"
+            raise SpectrumError(f"{spec._name()}: error column '{column}' has no usable value "
+                                "(all zero, negative or non-finite where the flux is finite); "
+                                "fix it, or choose another with --err-col")
+        usable &= good_error
     if np.count_nonzero(usable) < 2:
-        raise SpectrumError(f"{spec._name()}: fewer than 2 usable pixels to resample")
+        raise SpectrumError(f"{spec._name()}: fewer than 2 usable pixels to resample "
+                            f"({np.count_nonzero(usable)} of {len(usable)} with finite "
+                            "wavelength and flux, not masked)")
     if not np.all(np.diff(wave[usable]) > 0):
         raise SpectrumError(
             f"{spec._name()}: usable wavelengths are not strictly increasing; "
@@ -332,10 +341,12 @@ def best_scale(observed_flux, model_flux, error=None) -> float:
         use = np.isfinite(o) & np.isfinite(m) & np.isfinite(s) & (s > 0)
     weight = 1.0 / s[use] ** 2
     denominator = np.sum(m[use] ** 2 * weight)
-    if not use.any() or denominator <= 0:
-        raise SpectrumError(
-            f"no usable pixel for the scale ({np.count_nonzero(use)} finite, model all zero there)"
-        )
+    if not use.any():
+        raise SpectrumError(f"no pixel where observed flux, model flux and error are all "
+                            f"finite (error > 0) to fit the flux scale ({o.size} pixels)")
+    if denominator <= 0:
+        raise SpectrumError(f"the model flux is zero at all {np.count_nonzero(use)} usable "
+                            "pixels: no flux scale can be fitted")
     return float(np.sum(o[use] * m[use] * weight) / denominator)
 
 

@@ -187,7 +187,8 @@ def _as_series(path: Path, name: str, values) -> pd.Series:
 def _load_table(path: Path) -> SpectrumTable:
     """The file's columns from its format's reader; units as astropy units, names unique."""
     if not path.is_file():
-        raise SpectrumError(f"{path}: no such file")
+        what = "is a directory, not a file" if path.is_dir() else "no such file"
+        raise SpectrumError(f"{path}: {what}")
     if path.stat().st_size == 0:
         raise SpectrumError(f"{path}: file is empty")
     reader = spectrum_reader_for(path)

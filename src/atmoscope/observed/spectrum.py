@@ -131,7 +131,8 @@ class ObservedSpectrum:
         return replace(self, **changes)
 
     def _name(self) -> str:
-        return str(self.meta.get("object") or self.meta.get("source") or "spectrum")
+        # errors name the file (a user finds it by its path), else the object
+        return str(self.meta.get("source") or self.meta.get("object") or "spectrum")
 
     def __repr__(self) -> str:
         try:

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from atmoscope._atomic import atomic_path
 from atmoscope._version import __version__
 from atmoscope.data.targets import target_label
 from atmoscope.errors import AtmoscopeError, ConfigError, SpectrumError
@@ -232,13 +233,11 @@ def write_catalog(table: pd.DataFrame, path: str | Path, *, meta: dict | None = 
     """
     path = Path(path)
     fmt = catalog_format(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     targets = _targets(table)
     units = {c: u for c in table.columns if (u := _unit(str(c), targets))}
     info = {"creator": f"atmoscope {__version__}",
             "date": datetime.now(UTC).isoformat(timespec="seconds"), **(meta or {})}
-    tmp = path.with_name(f".{path.name}.partial")
-    try:
+    with atomic_path(path) as tmp:
         if fmt == "csv":
             table.to_csv(tmp, index=False)
         elif fmt == "parquet":
@@ -255,7 +254,4 @@ def write_catalog(table: pd.DataFrame, path: str | Path, *, meta: dict | None = 
             _astropy_table(table, units, info).write(tmp, format="ascii.ecsv")
         else:
             _write_fits(_astropy_table(table, units, info), units, tmp)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path

@@ -302,6 +302,9 @@ class Predictor:
                 snr=max(est.training.get("noise_snr") or (0,))))
         try:
             n = self.n_samples if self.n_draws is None else self.n_draws * len(est)
+            if n < 2:
+                raise ConfigError(f"{n} sample per spectrum gives no uncertainty: ask for at "
+                                  "least 2 (--samples, --draws)")
             samples = est.sample(flux[None], None if error is None else error[None],
                                  n, self.seed, mask=usable[None])[0]
         except SpectrumError as exc:
@@ -313,8 +316,11 @@ class Predictor:
             object=object_name(spectrum),
             model=self.name or (str(self.model) if isinstance(self.model, str | Path) else None))
         at_earth = resampled.flux.value
-        self._model_spectrum(prediction, at_earth,
-                             None if resampled.error is None else resampled.error.value, usable)
+        try:
+            self._model_spectrum(prediction, at_earth, None if resampled.error is None
+                                 else resampled.error.value, usable)
+        except SpectrumError as exc:
+            raise SpectrumError(f"{source}: {exc}") from None
         return prediction
 
     # --- the model spectrum ------------------------------------------------------------
@@ -324,6 +330,11 @@ class Predictor:
 
         if self.interpolator is None:
             p.flags.append("training grid not available: no model spectrum or χ²")
+            return
+        missing = [n for n in self.interpolator.params_ if n not in p.targets]
+        if missing:
+            p.flags.append(f"no model spectrum or χ²: the grid varies {', '.join(missing)}, "
+                           "which this model does not predict")
             return
         sigma = np.where(usable, error, 1.0) if error is not None else np.ones_like(observed)
         obs = np.where(usable, observed, 0.0)

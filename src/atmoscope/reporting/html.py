@@ -16,6 +16,7 @@ import numbers
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from atmoscope._atomic import atomic_path
 from atmoscope.errors import ConfigError
 from atmoscope.reporting.style import MINUS
 
@@ -284,6 +285,6 @@ def write_html_report(path, *, title: str, parameters, fit_quality: Mapping, fig
         f"<title>{_e(title)}</title>\n<style>{_CSS}</style>\n"
         f"<script>{_SCRIPT}</script>\n</head>\n"
         f"<body>\n<main>\n{chr(10).join(body)}\n</main>\n</body>\n</html>\n")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(document, encoding="utf-8")
+    with atomic_path(path) as tmp:
+        tmp.write_text(document, encoding="utf-8")
     return path

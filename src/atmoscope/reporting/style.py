@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from atmoscope._atomic import atomic_path
 from atmoscope.errors import ConfigError
 
 __all__ = ["MINUS", "OKABE_ITO", "axis_label", "format_number", "format_power_of_ten",
@@ -54,8 +55,8 @@ def save_figure(fig, path: str | Path | None, dpi: int = 120):
     path = Path(path)
     if path.suffix.lower().lstrip(".") not in FIGURE_FORMATS:
         raise ConfigError(f"path must end in .png, .pdf or .svg, got {path.name!r}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, format=path.suffix.lower().lstrip("."))
     return path
 
 

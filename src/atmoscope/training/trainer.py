@@ -4,8 +4,9 @@ a wall-clock budget checked every step, atomic per-epoch checkpoints and exact r
 from __future__ import annotations
 
 import math
-import os
+import pickle
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,13 +14,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from atmoscope._atomic import atomic_path
 from atmoscope.data.grid import SpectralGrid
 from atmoscope.data.noise import log_uniform_snr, noise_profile, noisy_observation
 from atmoscope.data.preprocessing import Preprocessor
 from atmoscope.data.splits import Split
-from atmoscope.errors import ConfigError
+from atmoscope.errors import ConfigError, first_line
 from atmoscope.models import ModelBundle, build_model
-from atmoscope.models.bundle import package_versions
+from atmoscope.models.bundle import package_versions, save_tensors
 from atmoscope.models.registry import model_class
 from atmoscope.training.augment import OffNodeSampler, interpolation_residuals, is_synthetic
 
@@ -140,9 +142,8 @@ def _lr_factor(schedule: str, progress: float) -> float:
 
 
 def _atomic_save(obj, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(obj, tmp)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        save_tensors(obj, tmp, path)
 
 
 @dataclass
@@ -222,6 +223,11 @@ class Trainer:
         self._setup_augmentation(grid, split)
         y = grid.target_values
         self._train_flux, y_train = grid.flux[split.train], y[split.train]
+        for name, column in zip(grid.targets, y_train.T, strict=True):
+            if len(column) and np.all(column == column[0]):
+                warnings.warn(f"{grid.source or 'the grid'}: target {name!r} is {column[0]:g} "
+                              "in every training spectrum: the model can only predict that "
+                              "value (--targets to leave it out)", stacklevel=2)
         pre = self.preprocessor_ = Preprocessor(
             grid.targets, spectrum_mode=cfg.spectrum_mode, extra_features=cfg.extra_features,
             noise_channel=self._reads_errors).fit(self._train_flux, y_train)
@@ -257,7 +263,13 @@ class Trainer:
         path = Path(self.checkpoint) if self.checkpoint else None
         if path is None or not path.is_file():
             raise ConfigError(f"cannot resume: no checkpoint at {path}")
-        state = torch.load(path, weights_only=True)
+        try:
+            state = torch.load(path, weights_only=True)
+            if not (isinstance(state, dict) and {"config", "grid_hash"} <= state.keys()):
+                raise ValueError("not an atmoscope checkpoint")
+        except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError) as exc:
+            raise ConfigError(f"{path}: damaged checkpoint ({first_line(exc)}); delete it and "
+                              "start again without --resume") from None
         # checkpoints from before the posterior options were added lack their keys
         saved = {"noise_profile": None, "offnode": 0.0, "offnode_source": "auto",
                  "mismatch": 0.0, **state["config"]}
