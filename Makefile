@@ -1,12 +1,13 @@
 # Two commands do all set-up on a fresh machine (Python >= 3.11):
 #   make demo   creates .venv if missing, installs atmoscope, runs the main job
 #   make test   same set-up, lints (ruff) and runs the whole test suite
+#   make fuzz   long property-based fuzz run of the CLI (RELIABILITY.md; minutes)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint clean
+.PHONY: demo test lint fuzz clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +23,16 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/python -m pytest
+
+# `make test` runs tests/test_fuzz.py with a bounded, reproducible number of examples; this
+# runs FUZZ_EXAMPLES per test (a twentieth for train) with random seeds and lists every kind
+# of contract failure (ATMOSCOPE_FUZZ_SURVEY); a summary per test goes to FUZZ_REPORT.
+FUZZ_EXAMPLES ?= 2000
+FUZZ_REPORT ?= .pytest_cache/fuzz-report.jsonl
+fuzz: $(STAMP)
+	OMP_NUM_THREADS=1 ATMOSCOPE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) ATMOSCOPE_FUZZ_RANDOM=1 \
+	ATMOSCOPE_FUZZ_SURVEY=1 ATMOSCOPE_FUZZ_REPORT=$(FUZZ_REPORT) \
+	$(BIN)/python -m pytest tests/test_fuzz.py -m fuzz -s -q
 
 clean:
 	rm -rf $(VENV) atmoscope-demo .pytest_cache src/*.egg-info

@@ -43,7 +43,7 @@ from atmoscope.models.sampling import (
     usable_pixels,
 )
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "ModelBundle", "is_bundle", "load_model",
+__all__ = ["FORMAT", "FORMAT_VERSION", "ModelBundle", "is_bundle", "json_safe", "load_model",
            "package_versions", "save_tensors"]
 
 FORMAT = "atmoscope-model-bundle"
@@ -259,7 +259,7 @@ class ModelBundle:
             "versions": self.versions,
         }
         try:
-            (tmp / _META).write_text(json.dumps(_json_safe(meta), indent=1, allow_nan=False))
+            (tmp / _META).write_text(json.dumps(json_safe(meta), indent=1, allow_nan=False))
             dtype = _WEIGHT_DTYPES[weights_dtype]
             save_tensors({k: v.to(dtype) if v.is_floating_point() else v
                           for k, v in self.model.state_dict().items()}, tmp / _WEIGHTS, path)
@@ -283,12 +283,12 @@ def save_tensors(obj, tmp: Path, path: Path) -> None:
         raise OSError(f"{path}: could not write ({first_line(exc)})") from None
 
 
-def _json_safe(value):
-    """``value`` with NaN and ±inf as None, so bundle.json is valid JSON."""
+def json_safe(value):
+    """``value`` with NaN and ±inf as None, so its JSON is valid (bundle.json, --json)."""
     if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
+        return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
+        return [json_safe(v) for v in value]
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value

@@ -31,6 +31,7 @@ import gzip
 import lzma
 import re
 import warnings
+import zipfile
 import zlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -197,7 +198,9 @@ def _read_delimited(path: Path, sep: str | None) -> SpectrumTable:
         )
     except pd.errors.EmptyDataError:
         raise SpectrumError(f"{path}: file is empty (no data rows)") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, *_DECOMPRESSION_ERRORS) as exc:
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, zipfile.BadZipFile,
+            *_DECOMPRESSION_ERRORS) as exc:
+        # ValueError: pandas on two members of a zip, a name given twice, ...
         raise SpectrumError(f"{path}: not a readable table ({first_line(exc)})") from None
     if names is None and not has_header:
         frame.columns = [f"col{i}" for i in range(frame.shape[1])]

@@ -28,6 +28,7 @@ import numpy as np
 from atmoscope.errors import AtmoscopeError, ConfigError, SpectrumError
 from atmoscope.models import Ensemble, ModelBundle, load_estimator
 from atmoscope.models.base import KINDS
+from atmoscope.models.bundle import json_safe
 from atmoscope.models.sampling import usable_pixels
 from atmoscope.observed import (
     ObservedSpectrum,
@@ -132,12 +133,13 @@ class Prediction:
         wl = self.spectrum.wavelength.to_value(u.um)[self.spectrum.mask]
         pixels = {"used": int(self.spectrum.mask.sum()), "model": int(self.spectrum.n_pixels),
                   "range_um": [float(wl.min()), float(wl.max())] if wl.size else None}
-        return {"source": self.source, "object": self.name, "model": self.model,
-                "parameters": self.summary(), "fit": fit, "pixels": pixels,
-                "scale": self.scale, "implied_radius_rjup": self.implied_radius_rjup,
-                "n_models": self.n_models, "n_draws": self.n_draws,
-                "uncertainty": KINDS[self.kind][0],
-                "cleaning": self.cleaning, "flags": self.flags}
+        # non-finite numbers (e.g. a χ² over an absurd error) become null: valid JSON
+        return json_safe({
+            "source": self.source, "object": self.name, "model": self.model,
+            "parameters": self.summary(), "fit": fit, "pixels": pixels,
+            "scale": self.scale, "implied_radius_rjup": self.implied_radius_rjup,
+            "n_models": self.n_models, "n_draws": self.n_draws,
+            "uncertainty": KINDS[self.kind][0], "cleaning": self.cleaning, "flags": self.flags})
 
 
 #: What a spectrum without errors means for each kind of uncertainty.
