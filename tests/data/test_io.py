@@ -248,7 +248,8 @@ def test_custom_grid_reader(tmp_path, small_frame, monkeypatch):
     assert g.targets == ("temperature",) and str(g.wavelength_unit) == "micron"
     assert g.flux[0].tolist() == [7.0, 4.0, 1.0]
     # The same values from CSV hash the same: the hash does not depend on the format.
-    csv = read_grid(_write(tmp_path, small_frame), targets=["temperature"], wavelength_unit="micron")
+    csv = read_grid(_write(tmp_path, small_frame), targets=["temperature"],
+                    wavelength_unit="micron")
     assert g.content_hash == csv.content_hash
     # Validation is the same for every format.
     small_frame.loc[0, "1.5"] = -2.0
