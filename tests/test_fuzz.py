@@ -64,7 +64,7 @@ def _env_flag(name: str) -> bool:
 
 
 #: Default example counts: the whole file runs in well under 90 s on 2 cores.
-CI_EXAMPLES = {"grid info": 500, "predict": 250, "train": 10}
+CI_EXAMPLES = {"grid info": 500, "predict": 200, "train": 10}
 _LONG = _env_int("ATMOSCOPE_FUZZ_EXAMPLES")
 _LONG_TRAIN = _env_int("ATMOSCOPE_FUZZ_TRAIN_EXAMPLES")
 RANDOM = _env_flag("ATMOSCOPE_FUZZ_RANDOM")
