@@ -283,15 +283,12 @@ def train_cmd(grid_path, model, split_kind, holdout, out, epochs, budget, batch_
                    flux_scale=flux_scale, on_member=show)
 
 
-def _load_estimator(value: Path):
+def _load_estimator(value: str):
     """A bundle or ensemble folder, or a built-in model by name."""
     from atmoscope.models import load_estimator
+    from atmoscope.pretrained import model_path
 
-    if value.exists() or len(value.parts) > 1:
-        return load_estimator(value)
-    from atmoscope.pretrained import load_pretrained
-
-    return load_pretrained(str(value))
+    return load_estimator(model_path(value))
 
 
 def _bundle_grid(estimator, grid_path, *grid_args):
@@ -306,7 +303,7 @@ def _bundle_grid(estimator, grid_path, *grid_args):
 
 
 @cli.command("evaluate")
-@click.argument("bundle_path", metavar="BUNDLE", type=click.Path(path_type=Path))
+@click.argument("bundle_path", metavar="BUNDLE")
 @click.option("--grid", "grid_path", type=click.Path(path_type=Path), default=None,
               help="The grid (default: the one stored in the bundle, as in built-in models).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
@@ -339,7 +336,7 @@ def evaluate_cmd(bundle_path, grid_path, as_json, plots, drop_duplicates, target
 
 
 @cli.command("calibrate")
-@click.argument("bundle_path", metavar="BUNDLE", type=click.Path(path_type=Path))
+@click.argument("bundle_path", metavar="BUNDLE")
 @click.option("--grid", "grid_path", type=click.Path(path_type=Path), default=None,
               help="The grid (default: the one stored in the bundle, as in built-in models).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")

@@ -5,15 +5,13 @@ best reduced χ² first)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import astropy.units as u
 import numpy as np
 
-from atmoscope.errors import AtmoscopeError, BundleError, ConfigError, SpectrumError, first_line
+from atmoscope.errors import AtmoscopeError, ConfigError, SpectrumError, first_line
 from atmoscope.observed import ObservedSpectrum
 from atmoscope.prediction.predictor import Prediction, Predictor
-from atmoscope.pretrained import FULL, available_models, choose_model, coverage, pretrained_model
+from atmoscope.pretrained import FULL, available_models, choose_model, coverage, model_path
 
 __all__ = ["ALL", "ModelChoice"]
 
@@ -48,17 +46,6 @@ class ModelChoice:
             self._predictors[key] = Predictor(path, name=key, **self.options)
         return self._predictors[key]
 
-    def _named(self, model) -> Predictor:
-        """A built-in model by name, else a bundle folder by path."""
-        if isinstance(model, str) and model in {m.name for m in available_models()}:
-            return self._predictor(model, pretrained_model(model).path)
-        if Path(model).exists():
-            return self._predictor(str(model), model)
-        if isinstance(model, Path) or any(sep in str(model) for sep in "/\\"):
-            raise BundleError(f"{model}: no such bundle folder")
-        # an unknown name: the error names the built-in models there are
-        return self._predictor(model, pretrained_model(model).path)
-
     def predictors(self, spectrum: ObservedSpectrum) -> tuple[list[Predictor], str | None]:
         """The predictors for one spectrum, and a note saying how they were chosen.
 
@@ -70,7 +57,7 @@ class ModelChoice:
         if isinstance(model, Predictor):
             return [model], None
         if model is not None and model != ALL:
-            return [self._named(model)], None
+            return [self._predictor(str(model), model_path(model))], None
         lo, hi = (w.to_value(u.um) for w in spectrum.wavelength_range)  # usable pixels
         wavelength = spectrum.wavelength.to_value(u.um)[spectrum.mask]
         partial = bool(self.options.get("allow_partial"))

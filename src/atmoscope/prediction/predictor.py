@@ -302,11 +302,11 @@ class Predictor:
         if error is None:
             flags.append(_NO_ERRORS[est.uncertainty].format(
                 snr=max(est.training.get("noise_snr") or (0,))))
+        n = self.n_samples if self.n_draws is None else self.n_draws * len(est)
+        if n < 2:
+            raise ConfigError(f"{n} sample per spectrum gives no uncertainty: ask for at "
+                              "least 2 (--samples, --draws)")
         try:
-            n = self.n_samples if self.n_draws is None else self.n_draws * len(est)
-            if n < 2:
-                raise ConfigError(f"{n} sample per spectrum gives no uncertainty: ask for at "
-                                  "least 2 (--samples, --draws)")
             samples = est.sample(flux[None], None if error is None else error[None],
                                  n, self.seed, mask=usable[None])[0]
         except SpectrumError as exc:

@@ -23,7 +23,8 @@ import numpy as np
 from atmoscope.errors import BundleError, ConfigError
 
 __all__ = ["CATALOG_FILE", "FOLDER", "PretrainedModel", "available_models", "choose_model",
-           "coverage", "load_pretrained", "pretrained_model", "reference_prediction"]
+           "coverage", "load_pretrained", "model_path", "pretrained_model",
+           "reference_prediction"]
 
 FOLDER = Path(__file__).resolve().parent
 CATALOG_FILE = "catalog.json"
@@ -106,6 +107,22 @@ def pretrained_model(name: str) -> PretrainedModel:
         raise ConfigError(f"no pretrained model {name!r} (built-in models: {known}; "
                           "or give a bundle folder)")
     return models[name]
+
+
+def model_path(model: str | Path) -> Path:
+    """Where a model given by the user lives: a built-in model's folder for its name, else
+    the bundle or ensemble folder the path names.
+
+    Raises:
+        ConfigError: a bare name that is neither built in nor an existing folder (the
+            message lists the built-in models). A path with a folder separator is returned
+            as it is, for loading to say what is wrong with it.
+    """
+    if isinstance(model, str) and model in _catalog():
+        return pretrained_model(model).path
+    if Path(model).exists() or isinstance(model, Path) or any(s in model for s in "/\\"):
+        return Path(model)
+    return pretrained_model(model).path  # raises, naming the built-in models
 
 
 def load_pretrained(name: str):
