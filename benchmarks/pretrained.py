@@ -45,7 +45,7 @@ def _cell(s: dict | None, digits: int) -> str:
 def objects(samples: int) -> list[str]:
     """One row per (object, model): parameters, reduced χ², pixels used, seconds."""
     lines = ["| spectrum | model | Teff (K) | published Teff | log g | [M/H] | C/O | fsed | "
-             "reduced χ² | pixels | s |", "|" + "---|" * 11]
+             "reduced χ² | pixels | flags | s |", "|" + "---|" * 12]
     for path in sorted((DATA / "observed").glob("*.csv")):
         spectrum = read_spectrum(path)
         start = time.perf_counter()
@@ -66,7 +66,7 @@ def objects(samples: int) -> list[str]:
                 f"{PUBLISHED.get(path.name, '')} | {_cell(s['gravity'], 2)} | "
                 f"{_cell(s.get('metallicity'), 2)} | {_cell(s.get('c_o_ratio'), 2)} | "
                 f"{_cell(s.get('fsed'), 1)} | {fit:.1f} | {used}/{p.spectrum.n_pixels} | "
-                f"{seconds:.1f} |")
+                f"{', '.join(p.flags) or '—'} | {seconds:.1f} |")
             print(lines[-1], flush=True)
     return lines
 
@@ -90,9 +90,14 @@ def spex_trend(samples: int, out: Path) -> list[str]:
         catalog["spt"] = types
         catalog.to_csv(out / f"spex_t_dwarfs_{name}.csv", index=False)
         ok = catalog[catalog.status == "ok"]
+        flags = ok["flags"].fillna("").str.split(";")
+        counts = {f: int(sum(f in fl for fl in flags)) for f in
+                  ("outside_grid", "poor_fit", "filled_pixels")}
         lines.append(f"* `{name}`: {len(ok)} of {len(catalog)} predicted in {seconds:.0f} s "
-                     f"({len(catalog) / seconds:.1f} spectra/s); median reduced χ² "
-                     f"{ok['reduced_chi2'].median():.1f}")
+                     f"({len(catalog) / seconds:.1f} spectra/s); median best-fit reduced χ² "
+                     f"{ok['reduced_chi2'].median():.1f}; flagged "
+                     + ", ".join(f"`{f}` {n}" for f, n in counts.items())
+                     + f"; none {int(sum(fl == [''] for fl in flags))}")
         medians[name] = ok.groupby(ok["spt"].round())["temperature_mean"].agg(["count", "median"])
         jitter = np.random.default_rng(k).uniform(-0.15, 0.15, len(ok))
         ax.errorbar(ok["spt"] + jitter + 0.2 * (k - 0.5), ok["temperature_mean"],

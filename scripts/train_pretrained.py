@@ -5,7 +5,8 @@
 
 Each model is a normalizing-flow posterior (``--model posterior``), scale-free (shape only,
 so no distance or radius is needed), trained on a REAL Sonora grid with fixed seeds, a
-fixed number of epochs and two torch threads, so a rerun on the same machine reproduces it.
+fixed number of epochs and a fixed number of torch threads (``--threads``, default 2; the
+catalog's command names it), so a rerun on the same machine reproduces it.
 The bundle stores the training grid (exact values, zstd Parquet) and its weights in
 float16; ``catalog.json`` records, for each model, the command that retrains it and a
 reference prediction (a held-out grid spectrum at S/N 50, fixed seed) that
@@ -60,7 +61,7 @@ MODELS = {
 SEED = 0
 
 
-def train(name: str, spec: dict, data: Path) -> dict:
+def train(name: str, spec: dict, data: Path, threads: int = 2) -> dict:
     """Train one model into the package folder; returns its catalog entry."""
     grid = read_grid(data / spec["grid"], flux_unit=spec["flux_unit"], drop_duplicates="none")
     grid = grid.crop(*spec["wavelength_range"])
@@ -78,7 +79,8 @@ def train(name: str, spec: dict, data: Path) -> dict:
     return {
         "description": spec["description"],
         "grid_file": spec["grid"],
-        "command": f"python scripts/train_pretrained.py --only {name}",
+        "command": f"python scripts/train_pretrained.py --only {name}"
+                   + (f" --threads {threads}" if threads != 2 else ""),
         "train_seconds": round(seconds, 1),
         "reference": reference_prediction(estimator, estimator.training_grid()),
     }
@@ -88,13 +90,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", nargs="*", choices=sorted(MODELS), default=None)
     parser.add_argument("--data", type=Path, default=DATA, help="Folder of the grids.")
+    parser.add_argument("--threads", type=int, default=2,
+                        help="Torch threads (results reproduce for the same count).")
     args = parser.parse_args(argv)
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     catalog_path = FOLDER / CATALOG_FILE
-    catalog = json.loads(catalog_path.read_text()) if catalog_path.is_file() else {}
     for name in args.only or MODELS:
         print(f"== {name}", flush=True)
-        catalog[name] = train(name, MODELS[name], args.data)
+        entry = train(name, MODELS[name], args.data, args.threads)
+        # read again: another run (--only another model) may have written meanwhile
+        catalog = json.loads(catalog_path.read_text()) if catalog_path.is_file() else {}
+        catalog[name] = entry
         ref = catalog[name]["reference"]
         print(f"{name}: {catalog[name]['train_seconds']} s; reference mean "
               f"{np.round(ref['mean'], 3).tolist()}", flush=True)

@@ -324,7 +324,7 @@ def test_catalog_formats_units_distances_and_exit_status(shared_data, tmp_path, 
                                                                     "implied_radius_rjup"))
     assert distance[0] == 11.134 and np.isnan(distance[1])  # no distance given for GJ 570D
     # the Sonora grids' flux is right only up to a constant: no radius is implied
-    assert np.isnan(radius[0]) and "no implied radius" in table["flags"][0]
+    assert np.isnan(radius[0]) and "no implied radius" in table["notes"][0]
     fits = Table.read(tmp_path / "cat.fits")
     assert str(fits["temperature_mean"].unit) == "K" and "CREATOR" in fits.meta
     parquet = pd.read_parquet(tmp_path / "cat.parquet")
@@ -338,3 +338,47 @@ def test_catalog_formats_units_distances_and_exit_status(shared_data, tmp_path, 
     bad.write_text("wl_um,F_lambda\nnot,numbers\n")
     assert main(["predict", str(bad), str(bad) + "x", "--out", str(tmp_path / "b.csv")]) == 1
     assert "none of the 2 spectra could be predicted" in capsys.readouterr().err
+
+
+# --- guard rails ------------------------------------------------------------------------------
+def _blackbody_csv(tmp_path):
+    wl = np.linspace(0.9, 2.5, 300)
+    flux = 1.0 / wl ** 5 / np.expm1(14387.77 / (wl * 5000.0))
+    path = tmp_path / "blackbody.csv"
+    pd.DataFrame({"wavelength_um": wl, "flux": flux, "error": 0.02 * flux}).to_csv(path,
+                                                                                  index=False)
+    return path
+
+
+def test_guard_flags_reach_json_catalogs_and_the_report(shared_data, tmp_path, capsys):
+    bb = _blackbody_csv(tmp_path)
+    hd = _observed(shared_data, "HD3651B_spex_prism.csv", tmp_path)
+    unit = ["--spectrum-flux-unit", "erg/s/cm2/AA", "--wave-unit", "um"]
+    assert main(["predict", str(bb), "--json", "--samples", "200", *unit]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert {"outside_grid", "poor_fit"} <= set(out["flags"])
+    assert out["error_inflation"] > 1 and out["novelty"] > 1
+    assert set(out["best_fit"]) == {"gravity", "temperature", "c_o_ratio", "metallicity"}
+    assert main(["predict", str(bb), "--json", "--samples", "200", "--no-inflate", *unit]) == 0
+    assert json.loads(capsys.readouterr().out)["error_inflation"] == 1.0
+    table_path = tmp_path / "cat.csv"
+    assert main(["predict", str(hd), str(bb), "--samples", "100", "--out", str(table_path),
+                 *unit]) == 0
+    table = pd.read_csv(table_path).fillna("")
+    row = table[table["object"] == "blackbody"].iloc[0]
+    assert "outside_grid" in row["flags"].split(";")
+    assert {"notes", "novelty", "edge_fraction", "error_inflation", "temperature_best_fit"
+            } <= set(table.columns)
+    report = tmp_path / "bb.html"
+    assert main(["report", str(bb), "--out", str(report), "--samples", "100", *unit]) == 0
+    html = report.read_text()
+    assert "Warnings: do not take this answer as it stands" in html
+    assert "<code>outside_grid</code>" in html and "<code>poor_fit</code>" in html
+
+
+def test_calibrate_measures_coverage_with_masked_pixels(capsys):
+    assert main(["calibrate", "bobcat", "--n-spectra", "60", "--draws", "50", "--repeat",
+                 "--mask-fraction", "0.3", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["mask_fraction"] == 0.3 and out["n_spectra"] == 60
+    assert out["n_nodes"] < 60  # the test nodes, each observed more than once

@@ -167,7 +167,7 @@ def test_a_model_of_fewer_targets_predicts_without_a_model_spectrum(tmp_path, fr
                  "--samples", "10"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert set(out["parameters"]) == {"gravity", "metallicity"} and out["fit"] is None
-    assert any("which this model does not predict" in f for f in out["flags"])
+    assert any("which this model does not predict" in f for f in out["notes"])
 
 
 def test_an_ensemble_of_different_grids_warns(bundle, tmp_path):

@@ -223,6 +223,10 @@ def _parse_snr_range(value: str | None, flag: str = "--noise-snr"):
 @click.option("--offnode-source", type=click.Choice(["auto", "simulator", "interpolate"]),
               default="auto", show_default=True,
               help="Off-node spectra from the embedded generator or by interpolating the grid.")
+@click.option("--gaps", type=click.FloatRange(0, 1), default=None,
+              help="Fraction of training spectra given random gaps, read through a mask "
+              "channel, so that partial spectra widen the posterior (default: 0.5 for "
+              "posterior models; others have no mask input).")
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option("--resume", is_flag=True, help="Continue from the checkpoint beside --out.")
 @click.option("--json", "as_json", is_flag=True, help="Print the test metrics as JSON.")
@@ -244,7 +248,7 @@ def _parse_snr_range(value: str | None, flag: str = "--noise-snr"):
               "distance).")
 @_grid_options
 def train_cmd(grid_path, model, split_kind, holdout, out, epochs, budget, batch_size, lr,
-              noise_snr, noise_profile, offnode, offnode_source, seed, resume, as_json,
+              noise_snr, noise_profile, offnode, offnode_source, gaps, seed, resume, as_json,
               drop_duplicates, scale_free, ensemble, wavelength_range, embed_grid, flux_scale,
               targets, wavelength_unit, flux_unit) -> None:
     """Train a model on a grid and write a bundle (weights, preprocessing, provenance).
@@ -268,7 +272,7 @@ def train_cmd(grid_path, model, split_kind, holdout, out, epochs, budget, batch_
                          extra_features="none" if scale_free else None,
                          noise_profile=None if noise_profile is None else
                          noise_profile_from_spectrum(noise_profile, g),
-                         offnode=offnode, offnode_source=offnode_source)
+                         offnode=offnode, offnode_source=offnode_source, gaps=gaps)
 
     def show(path, bundle, report) -> None:
         if as_json:
@@ -346,13 +350,19 @@ def evaluate_cmd(bundle_path, grid_path, as_json, plots, drop_duplicates, target
               "posterior samples of a posterior); an ensemble of N pools N × this.")
 @click.option("--snr", default="5,100", show_default=True, help="S/N range LOW,HIGH.")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--mask-fraction", type=click.FloatRange(0, 0.9), default=0.0, show_default=True,
+              help="Remove a contiguous stretch of this fraction of the pixels, at a random "
+              "place, from every spectrum: the coverage of partial spectra.")
+@click.option("--repeat", is_flag=True, help="Observe each held-out spectrum several times "
+              "(independent noise) to reach --n-spectra.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="Coverage curves and rank histograms (PNG, PDF or SVG).")
 @click.option("--drop-duplicates", type=click.Choice(["first", "none"]), default="none",
               show_default=True, help="As for train (the same choice finds the same test split).")
 @_grid_options
-def calibrate_cmd(bundle_path, grid_path, as_json, n_spectra, draws, snr, seed, plot_path,
-                  drop_duplicates, targets, wavelength_unit, flux_unit) -> None:
+def calibrate_cmd(bundle_path, grid_path, as_json, n_spectra, draws, snr, seed, mask_fraction,
+                  repeat, plot_path, drop_duplicates, targets, wavelength_unit,
+                  flux_unit) -> None:
     """Coverage of a model's uncertainties on noisy held-out spectra.
 
     BUNDLE is a bundle, a folder of bundles (an ensemble) or a built-in model's name (with
@@ -371,7 +381,8 @@ def calibrate_cmd(bundle_path, grid_path, as_json, n_spectra, draws, snr, seed, 
     g = _bundle_grid(estimator, grid_path, targets, wavelength_unit, flux_unit, drop_duplicates)
     g, rows, which = scoring_grid(estimator, g)
     report = calibrate_estimator(estimator, g, rows, n_spectra=n_spectra,
-                                 n_samples=draws * len(estimator), snr_range=low_high, seed=seed)
+                                 n_samples=draws * len(estimator), snr_range=low_high, seed=seed,
+                                 repeat=repeat, mask_fraction=mask_fraction)
     if plot_path is not None:
         from atmoscope.data.targets import target_labels
         from atmoscope.reporting import plot_calibration
@@ -383,8 +394,9 @@ def calibrate_cmd(bundle_path, grid_path, as_json, n_spectra, draws, snr, seed, 
     if as_json:
         click.echo(json.dumps(result, indent=2))
         return
-    click.echo(f"{report['n_spectra']} spectra ({which}), S/N {low_high[0]:g}–{low_high[1]:g}, "
-               f"{report['method']}")
+    masked = f", {mask_fraction:.0%} of pixels masked" if mask_fraction else ""
+    click.echo(f"{report['n_spectra']} spectra of {report['n_nodes']} ({which}), "
+               f"S/N {low_high[0]:g}–{low_high[1]:g}{masked}, {report['method']}")
     mc_head = f"{'MC-only 68 %':>14}{'MC-only 95 %':>14}" if "monte_carlo" in report else ""
     click.echo(f"{'parameter':<14}{'68 % covers':>12}{'95 % covers':>12}{mc_head}")
     for name, c in report["parameters"].items():
@@ -443,6 +455,10 @@ def _prediction_options(func):
                      "record its unit."),
         click.option("--allow-partial", is_flag=True,
                      help="Mask model pixels the spectrum does not cover instead of refusing."),
+        click.option("--no-inflate", "no_inflate", is_flag=True,
+                     help="Keep the quoted errors for a poor fit (by default, when the "
+                     "reduced χ² is improbable, p < 0.001, the errors are multiplied by "
+                     "√(reduced χ²) and the uncertainty recomputed)."),
         click.option("--wave-col", default=None, help="Wavelength column (name or 0-based index)."),
         click.option("--flux-col", default=None, help="Flux column (name or index)."),
         click.option("--err-col", default=None, help="Error column (name or index)."),
@@ -490,7 +506,7 @@ def _model_choice(model, o: dict):
     return ModelChoice(model, n_samples=o["samples"], n_draws=o["draws"], seed=o["seed"],
                        distance_pc=o["distance"], radius_rjup=o["radius"],
                        grid=o["grid_path"], allow_partial=o["allow_partial"],
-                       grid_flux_kind=o["grid_flux"])
+                       grid_flux_kind=o["grid_flux"], inflate=not o["no_inflate"])
 
 
 def _figure_writer(o: dict):

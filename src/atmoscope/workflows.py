@@ -193,14 +193,25 @@ def training_summary(bundle: ModelBundle) -> str:
     """One line: how long training ran, why it stopped, and where the time went."""
     t = bundle.training
     parts = ", ".join(f"{k} {v:.1f} s" for k, v in t.get("timings", {}).items())
-    return (f"trained {t['model']} for {t['epochs_run']} epochs in {t['train_seconds']:.0f} s "
-            f"(best epoch {t['best_epoch'] + 1}; stopped: {t['stopped_because']})"
-            + (f"\ntime: {parts}" if parts else ""))
+    lines = [f"trained {t['model']} for {t['epochs_run']} epochs in {t['train_seconds']:.0f} s "
+             f"(best epoch {t['best_epoch'] + 1}; stopped: {t['stopped_because']})"]
+    if parts:
+        lines.append(f"time: {parts}")
+    if bundle.systematics:
+        s = bundle.systematics
+        lines.append(f"calibrated on {s['n_nodes']} validation nodes: systematic floor "
+                     + ", ".join(f"{n} {v:.2f}σ" for n, v in zip(s["targets"], s["floor"],
+                                                                strict=True))
+                     + " (of each target's spread) added to every sample; 68 % coverage "
+                     + ", ".join(f"{n} {100 * s['coverage_before'][n][0]:.0f}→"
+                                 f"{100 * s['coverage_after'][n][0]:.0f} %" for n in s["targets"]))
+    return "\n".join(lines)
 
 
 def format_prediction(prediction) -> str:
-    """A prediction as the terminal shows it: parameters, fit quality, notes."""
+    """A prediction as the terminal shows it: parameters, fit quality, flags, notes."""
     from atmoscope.data.targets import target_label
+    from atmoscope.prediction.guards import FLAGS
 
     model = f" [{prediction.model}]" if prediction.model else ""
     lines = [f"{prediction.source}{model}: {prediction.n_models} network(s) × "
@@ -212,6 +223,9 @@ def format_prediction(prediction) -> str:
         label = f"{label} [{unit}]" if unit else label
         lines.append(f"{label:<14}{s['mean']:>10.4g}{s['std']:>9.3g}" + "".join(
             f"{s[k]:>10.4g}" for k in ("p2_5", "p16", "p50", "p84", "p97_5")))
+    if prediction.best_fit is not None:
+        lines.append("best-fit model spectrum (χ² minimum near the estimate): " + ", ".join(
+            f"{target_label(n)[0]} {v:.4g}" for n, v in prediction.best_fit.items()))
     if prediction.fit is not None:
         f = prediction.fit
         lines.append(f"χ² = {f.chi2:.1f} for {f.dof} degrees of freedom (reduced "
@@ -219,7 +233,11 @@ def format_prediction(prediction) -> str:
                      f"{prediction.scale:.4g} (observed ÷ model, in the grid's unit)")
     if prediction.implied_radius_rjup is not None:
         lines.append(f"implied radius: {prediction.implied_radius_rjup:.3f} R_Jup")
-    lines += [f"note: {flag}" for flag in prediction.flags]
+    if prediction.error_inflation != 1.0:
+        lines.append(f"errors inflated ×{prediction.error_inflation:.3g} for the uncertainty "
+                     "(poor fit)")
+    lines += [f"WARNING {flag}: {FLAGS[flag]}" for flag in prediction.flags]
+    lines += [f"note: {note}" for note in prediction.notes]
     return "\n".join(lines)
 
 
@@ -245,8 +263,10 @@ def format_comparison(predictions) -> str:
         cells = [f"{getattr(p.fit, key):.3g}" if p.fit is not None else "—"
                  for p in predictions]
         lines.append(f"{text:<16}" + "".join(f"{c:>{width}}" for c in cells))
+    lines.append(f"{'flags':<16}" + "".join(f"{(','.join(p.flags) or '—'):>{width}}"
+                                            for p in predictions))
     for name, p in zip(names, predictions, strict=True):
-        lines += [f"note ({name}): {flag}" for flag in p.flags]
+        lines += [f"note ({name}): {note}" for note in p.notes]
     return "\n".join(lines)
 
 

@@ -80,3 +80,17 @@ def test_heteroscedastic_noise_follows_the_profile():
     # non-finite ratios take the median
     np.testing.assert_allclose(noise_profile(np.array([1.0, 0.0, 1.0]),
                                              np.array([0.1, 0.1, 0.3])), [0.5, 1.0, 1.5])
+
+
+def test_random_gaps_cut_ends_and_stretches_from_a_fraction_of_spectra():
+    from atmoscope.data.noise import random_gaps
+
+    mask = random_gaps(4000, 200, np.random.default_rng(0), fraction=0.5, max_missing=0.6)
+    gapped = ~mask.all(axis=1)
+    assert 0.45 < gapped.mean() < 0.55
+    missing = (~mask[gapped]).mean(axis=1)
+    assert missing.min() >= 0.02 - 1e-9 and missing.max() <= 0.6 + 1e-9
+    assert (~mask[gapped, 0]).any() and (~mask[gapped, -1]).any()  # ends are cut
+    interior = gapped & mask[:, 0] & mask[:, -1]
+    assert interior.sum() > 500  # and so are interior stretches
+    assert random_gaps(10, 50, np.random.default_rng(0), fraction=0.0).all()

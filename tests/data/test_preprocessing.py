@@ -50,3 +50,19 @@ def test_preprocessor_noise_channel():
     with pytest.raises(ConfigError, match="needs the flux errors"):
         pre.transform_spectra(grid.flux[:3])
     assert Preprocessor.from_dict(pre.to_dict()).noise_channel is True
+
+
+def test_preprocessor_mask_channel_says_which_pixels_hold_data():
+    grid = synthetic_grid(SMALL)
+    pre = Preprocessor(grid.targets, noise_channel=True, mask_channel=True).fit(
+        grid.flux, grid.target_values)
+    mask = np.ones((2, grid.n_wavelengths), dtype=bool)
+    mask[1, :10] = False
+    x, _ = pre.transform_spectra(grid.flux[:2], grid.flux[:2] / 50.0, mask)
+    assert x.shape == (2, 3, grid.n_wavelengths)
+    assert x[0, 2].min() == 1.0 and x[1, 2, :10].max() == 0.0 and x[1, 2, 10:].min() == 1.0
+    x, _ = pre.transform_spectra(grid.flux[:2], grid.flux[:2] / 50.0)  # default: all data
+    assert x[:, 2].min() == 1.0
+    assert Preprocessor.from_dict(pre.to_dict()).mask_channel is True
+    with pytest.raises(ConfigError, match="needs the noise channel"):
+        Preprocessor(grid.targets, mask_channel=True)

@@ -99,3 +99,35 @@ def test_posterior_bundle_samples_in_physical_units(posterior_bundle, small_spli
     noisy, noisy_error = noisy_observation(grid.flux[rows], 5.0, np.random.default_rng(0))
     wide = bundle.sample(noisy, noisy_error, 500, seed=3)
     assert np.median(wide[..., 1].std(axis=1)) > np.median(t.std(axis=1))
+
+
+def test_posterior_bundle_knows_missing_pixels_and_carries_its_calibration(posterior_bundle,
+                                                                            small_split):
+    bundle, path = posterior_bundle
+    grid, split = small_split
+    # trained with random gaps through a mask channel (the posterior default)
+    assert bundle.architecture["options"]["mask_input"] is True
+    assert bundle.preprocessor.mask_channel and bundle.training["gaps"] == 0.5
+    rows = split.test[:20]
+    observed, error = noisy_observation(grid.flux[rows], 50.0, np.random.default_rng(0))
+    full = bundle.sample(observed, error, 300, seed=1)
+    mask = np.ones(observed.shape, dtype=bool)
+    mask[:, : int(0.6 * grid.n_wavelengths)] = False  # the blue 60 % missing
+    partial = bundle.sample(observed, error, 300, seed=1, mask=mask)
+    # less data, wider posterior (Teff and log g)
+    for j in (0, 1):
+        assert np.median(partial[..., j].std(axis=1)) > np.median(full[..., j].std(axis=1))
+    # the floor and the novelty score fitted on the validation nodes, kept on disk
+    loaded = load_model(path)
+    assert loaded.systematics == bundle.systematics and loaded.novelty == bundle.novelty
+    assert len(bundle.floor) == 4 and np.all(bundle.floor >= 0)
+    cov = bundle.systematics
+    for name in bundle.targets:  # never further from nominal than before
+        before = np.abs(np.subtract(cov["coverage_before"][name], [0.68, 0.95])).sum()
+        after = np.abs(np.subtract(cov["coverage_after"][name], [0.68, 0.95])).sum()
+        assert after <= before + 1e-12
+    scores = bundle.novelty_score(observed, error)
+    assert np.median(scores) < 1.0  # held-out grid spectra are not novel
+    wl = grid.wavelength
+    hot = 1.0 / wl ** 5 / np.expm1(14387.77 / (wl * 5000.0))
+    assert bundle.novelty_score(hot[None], 0.02 * hot[None])[0] > 1.0

@@ -37,7 +37,7 @@ def test_partial_coverage(bobcat_ensemble, shared_data):
         Predictor(bobcat_ensemble, n_samples=5).predict(fire, flux_unit="erg/s/cm2/um")
     p = Predictor(bobcat_ensemble, n_samples=5, allow_partial=True).predict(
         fire, flux_unit="erg/s/cm2/um")
-    assert any("model pixels without data" in f for f in p.flags)
+    assert any("model pixels without data" in f for f in p.notes)
     assert np.isfinite(p.point).all()
 
 
@@ -64,7 +64,7 @@ def test_predictor_uses_the_posterior_and_flags_missing_errors(posterior_bundle,
     assert p.samples.shape == (400, 4) and p.n_draws == 400 and p.kind == "posterior"
     np.testing.assert_allclose(p.point, p.samples.mean(axis=0))
     assert 700 < p.summary()["temperature"]["p50"] < 1300
-    assert not any("no flux errors" in f for f in p.flags)
+    assert not any("no flux errors" in f for f in p.notes)
     # the HTML report shows the posterior (corner plot) and says where the samples come from
     from atmoscope.reporting import write_prediction_report
 
@@ -76,4 +76,4 @@ def test_predictor_uses_the_posterior_and_flags_missing_errors(posterior_bundle,
     bare = read_spectrum(spectrum)
     bare = bare.replace(error=None)
     q = predictor.predict(bare)
-    assert any("assumes S/N 300" in f for f in q.flags)
+    assert any("assumes S/N 300" in f for f in q.notes)

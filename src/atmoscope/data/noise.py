@@ -20,7 +20,7 @@ import numpy as np
 
 from atmoscope.errors import ConfigError, SpectrumError
 
-__all__ = ["add_noise", "log_uniform_snr", "noise_profile", "noisy_observation"]
+__all__ = ["add_noise", "log_uniform_snr", "noise_profile", "noisy_observation", "random_gaps"]
 
 
 def add_noise(flux: np.ndarray, snr: float | np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -133,3 +133,34 @@ def noise_profile(flux: np.ndarray, error: np.ndarray) -> np.ndarray:
         raise SpectrumError("noise profile: no pixel has a finite positive error/flux")
     rel = np.where(ok, rel, np.median(rel[ok]))
     return rel / np.median(rel)
+
+
+def random_gaps(n_spectra: int, n_pixels: int, rng: np.random.Generator,
+                fraction: float = 0.25, max_missing: float = 0.6) -> np.ndarray:
+    """Data masks with random gaps, as partial coverage leaves them.
+
+    A ``fraction`` of the spectra each lose a fraction of their pixels drawn uniformly
+    in 2 %–``max_missing``: one end, both ends, or one to three interior stretches
+    (equally often).
+
+    Returns:
+        ``(n_spectra, n_pixels)`` booleans, True where a pixel keeps its data.
+    """
+    mask = np.ones((n_spectra, n_pixels), dtype=bool)
+    for i in np.flatnonzero(rng.random(n_spectra) < fraction):
+        n_miss = max(1, int(round(rng.uniform(0.02, max_missing) * n_pixels)))
+        kind = rng.integers(3)
+        if kind == 0:  # one end
+            if rng.random() < 0.5:
+                mask[i, :n_miss] = False
+            else:
+                mask[i, n_pixels - n_miss:] = False
+        elif kind == 1:  # both ends
+            left = int(rng.integers(n_miss + 1))
+            mask[i, :left] = False
+            mask[i, n_pixels - (n_miss - left):] = False
+        else:  # interior stretches
+            for size in rng.multinomial(n_miss, np.full(k := int(rng.integers(1, 4)), 1 / k)):
+                start = int(rng.integers(0, n_pixels - size + 1))
+                mask[i, start:start + size] = False
+    return mask

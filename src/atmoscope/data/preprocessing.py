@@ -14,7 +14,10 @@ Networks that estimate posteriors also need to know how noisy a spectrum is: wit
 ``noise_channel`` the spectrum input gets a second channel, log10 of the relative
 error ``σ / |flux|`` per pixel (clipped to S/N 10⁴…0.1), shifted and scaled to order
 unity; it is the same function of the observed flux and its quoted error in training
-and at inference.
+and at inference. With ``mask_channel`` a third channel says which pixels hold data
+(1) and which were filled by interpolation (0): a network trained with random gaps
+(``TrainConfig.gaps``) then knows what it did not see, instead of reading filled
+values as data.
 
 Targets are optionally log10-transformed (TelescopeML does so for Teff) and then
 standardised column-wise. All standard deviations use ddof=0, in training and at
@@ -61,6 +64,8 @@ class Preprocessor:
         extra_features: ``"minmax"``, ``"moments"`` or ``"none"`` (see module doc).
         noise_channel: add the relative-error channel (see module doc); the spectrum
             input is then ``(n, 2, n_wavelengths)`` and errors must be given.
+        mask_channel: add the data-mask channel (see module doc; needs
+            ``noise_channel``): ``(n, 3, n_wavelengths)``.
     """
 
     targets: Sequence[str]
@@ -68,9 +73,12 @@ class Preprocessor:
     spectrum_mode: str = "log_row"
     extra_features: str = "minmax"
     noise_channel: bool = False
+    mask_channel: bool = False
 
     def __post_init__(self) -> None:
         self.targets = tuple(self.targets)
+        if self.mask_channel and not self.noise_channel:
+            raise ConfigError("a mask channel needs the noise channel (posterior networks)")
         self.log_targets = tuple(t for t in self.log_targets if t in self.targets)
         if self.spectrum_mode not in SPECTRUM_MODES:
             raise ConfigError(
@@ -135,11 +143,13 @@ class Preprocessor:
             return np.stack([logf.mean(axis=1), logf.std(axis=1)], axis=1)
         return np.stack([logf.min(axis=1), logf.max(axis=1)], axis=1)
 
-    def transform_spectra(self, flux: np.ndarray, error: np.ndarray | None = None
-                          ) -> tuple[np.ndarray, np.ndarray]:
+    def transform_spectra(self, flux: np.ndarray, error: np.ndarray | None = None,
+                          mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Network inputs ``(spectrum, extra)`` as float32; ``extra`` has 0 columns when
         the extra features are off; with :attr:`noise_channel`, ``error`` (1σ, the shape
-        of ``flux``) is required and ``spectrum`` has two channels."""
+        of ``flux``) is required and ``spectrum`` has two channels; with
+        :attr:`mask_channel` a third, ``mask`` (True where a pixel holds data; default
+        all)."""
         self._check_fitted()
         flux = np.atleast_2d(np.asarray(flux, dtype=np.float64))
         if flux.shape[1] != self.n_wavelengths_:
@@ -169,7 +179,11 @@ class Preprocessor:
                 ) from None
             rel = np.abs(error) / np.maximum(np.abs(flux), _TINY)
             noise = (np.log10(np.clip(rel, 1e-4, 10.0)) + 1.5) / 1.0
-            x = np.stack([x, noise], axis=1)
+            channels = [x, noise]
+            if self.mask_channel:
+                channels.append(np.ones_like(x) if mask is None else
+                                np.broadcast_to(mask, flux.shape).astype(np.float64))
+            x = np.stack(channels, axis=1)
         return x.astype(np.float32), extra.astype(np.float32)
 
     # --- targets ----------------------------------------------------------------------
@@ -211,6 +225,7 @@ class Preprocessor:
             "spectrum_mode": self.spectrum_mode,
             "extra_features": self.extra_features,
             "noise_channel": self.noise_channel,
+            "mask_channel": self.mask_channel,
             "n_wavelengths_": int(self.n_wavelengths_),
         }
         for name in ("y_mean_", "y_std_", "x_center_", "x_scale_", "extra_mean_", "extra_std_"):
@@ -223,7 +238,8 @@ class Preprocessor:
         """Rebuild a fitted preprocessor from :meth:`to_dict` output."""
         try:
             pre = cls(state["targets"], state["log_targets"], state["spectrum_mode"],
-                      state["extra_features"], state.get("noise_channel", False))
+                      state["extra_features"], state.get("noise_channel", False),
+                      state.get("mask_channel", False))
             pre.n_wavelengths_ = int(state["n_wavelengths_"])
             for name in ("y_mean_", "y_std_"):
                 if name not in state:

@@ -41,6 +41,8 @@ class Network(nn.Module):
             the architecture was designed with (``None`` entries of a
             :class:`~atmoscope.training.TrainConfig` take these).
         max_batch: spectra per forward pass at inference.
+        accepts_mask: whether the architecture takes the option ``mask_input`` (a third
+            input channel saying which pixels hold data; trained with random gaps).
     """
 
     kind: ClassVar[str]
@@ -49,6 +51,12 @@ class Network(nn.Module):
     training_defaults: ClassVar[dict]
     #: spectra per forward pass at inference, to bound memory
     max_batch: ClassVar[int] = 8192
+    accepts_mask: ClassVar[bool] = False
+
+    def embed(self, spectrum: torch.Tensor, extra: torch.Tensor) -> torch.Tensor | None:
+        """The network's summary of a spectrum, ``(B, D)``: what its estimate is computed
+        from (for novelty scores; None when the architecture has no such layer)."""
+        return None
 
     def loss(self, spectrum: torch.Tensor, extra: torch.Tensor, target: torch.Tensor,
              criterion: str) -> torch.Tensor:
@@ -92,13 +100,14 @@ class PosteriorNetwork(Network):
     reads_errors = True
     losses = ("nll",)
     max_batch = 2048  # the forward pass is a mean of 64 samples each
-    # trained on pairs from the prior: fresh noise at a random S/N, off-node parameters
-    # and model-mismatch residuals every batch (atmoscope.training.augment)
+    # trained on pairs from the prior: fresh noise at a random S/N, off-node parameters,
+    # model-mismatch residuals and (half the spectra) random gaps, read through a mask
+    # channel, every batch (atmoscope.training.augment)
     training_defaults = {
         "optimizer": "adamw", "lr": 1e-3, "weight_decay": 1e-4, "batch_size": 256,
         "loss": "nll", "schedule": "onecycle", "spectrum_mode": "log_row",
         "extra_features": "moments", "noise_snr": (3.0, 300.0), "offnode": 1.0, "mismatch": 1.0,
-        "patience": 100, "min_steps": 3000,
+        "gaps": 0.5, "patience": 100, "min_steps": 3000,
     }
     n_targets: int
 

@@ -9,6 +9,13 @@
 ``grid.parquet`` optional: the training grid itself (exact values, zstd-compressed),
                  so model spectra and χ² need nothing beside the bundle.
 
+Two calibrations fitted after training on the validation nodes live in ``bundle.json``
+too: ``novelty`` (:class:`~atmoscope.models.novelty.NoveltyScore`: how unlike the
+training spectra a spectrum is) and ``systematics``, a floor ``τ`` per target (in the
+standardised target space) added in quadrature to every sample: the error a network
+makes at a grid node it never saw — interpolation and model error, which no S/N
+removes — measured where it is known, on held-out nodes.
+
 A :class:`ModelBundle` is an *estimator*: ``predict`` gives point estimates and
 ``sample`` draws its uncertainty — Monte-Carlo over the flux errors for a point
 network, the learned posterior for a posterior network — in physical units, through
@@ -84,6 +91,8 @@ class ModelBundle:
     versions: dict
     created: str
     location: Path | None = None
+    novelty: dict | None = None
+    systematics: dict | None = None
 
     # --- what kind of estimator -----------------------------------------------------------
     @property
@@ -138,20 +147,32 @@ class ModelBundle:
                               "on (content hash differs)")
         return grid
 
+    @property
+    def floor(self) -> np.ndarray | None:
+        """The systematic floor ``τ`` per target (standardised units), or None."""
+        floor = (self.systematics or {}).get("floor")
+        return None if floor is None else np.asarray(floor, dtype=np.float64)
+
     # --- estimates ------------------------------------------------------------------------
     def _network_inputs(self, flux, error, mask):
-        """Filled flux and the errors the network reads (None for point networks),
-        through :mod:`atmoscope.models.sampling`."""
+        """Filled flux, the errors the network reads (None for point networks) and the
+        pixels with data, through :mod:`atmoscope.models.sampling`."""
         flux = np.atleast_2d(np.asarray(flux, dtype=np.float64))
         usable = usable_pixels(flux, mask)
         filled = network_flux(flux, usable, self.wavelength)
         if not self.reads_errors:
-            return filled, None
+            return filled, None, usable
         if error is None:  # no quoted errors: the best S/N the model was trained for
             profile = 1.0 if self.noise_profile is None else self.noise_profile
-            return filled, np.abs(filled) * profile / max(self.training["noise_snr"])
+            return filled, np.abs(filled) * profile / max(self.training["noise_snr"]), usable
         error = np.broadcast_to(np.asarray(error, dtype=np.float64), flux.shape)
-        return filled, network_error(flux, error, usable, filled)
+        return filled, network_error(flux, error, usable, filled), usable
+
+    def _inputs(self, filled, net_error, usable, rows: slice):
+        """Torch inputs ``(spectrum, extra)`` of some rows."""
+        return (torch.from_numpy(a) for a in self.preprocessor.transform_spectra(
+            filled[rows], None if net_error is None else net_error[rows],
+            None if usable is None else usable[rows]))
 
     @torch.no_grad()
     def predict(self, flux: np.ndarray, error: np.ndarray | None = None,
@@ -165,30 +186,55 @@ class ModelBundle:
                 None there means the highest S/N of the training noise.
             mask: pixels with data (default: every finite pixel); others are filled.
         """
-        filled, net_error = self._network_inputs(flux, error, mask)
-        return self._forward(filled, net_error, batch_size)
+        filled, net_error, usable = self._network_inputs(flux, error, mask)
+        return self._forward(filled, net_error, usable, batch_size)
 
-    def _forward(self, flux: np.ndarray, error: np.ndarray | None, batch_size: int = 8192
-                 ) -> np.ndarray:
+    def _forward(self, flux: np.ndarray, error: np.ndarray | None, usable: np.ndarray | None,
+                 batch_size: int = 8192) -> np.ndarray:
         batch_size = min(batch_size, self.model.max_batch)
         self.model.eval()
-        out = []
-        for i in range(0, len(flux), batch_size):
-            x, e = (torch.from_numpy(a) for a in self.preprocessor.transform_spectra(
-                flux[i:i + batch_size], None if error is None else error[i:i + batch_size]))
-            out.append(self.model(x, e).numpy())
+        out = [self.model(*self._inputs(flux, error, usable, slice(i, i + batch_size))).numpy()
+               for i in range(0, len(flux), batch_size)]
         z = np.concatenate(out) if out else np.zeros((0, len(self.targets)))
         return self.preprocessor.inverse_transform_targets(z)
 
     @torch.no_grad()
+    def embed(self, flux: np.ndarray, error: np.ndarray | None = None,
+              mask: np.ndarray | None = None, batch_size: int = 8192) -> np.ndarray | None:
+        """The network's embedding of each spectrum, ``(n, D)`` (None when its
+        architecture has none); inputs as :meth:`predict`."""
+        filled, net_error, usable = self._network_inputs(flux, error, mask)
+        batch_size = min(batch_size, self.model.max_batch)
+        self.model.eval()
+        out = [self.model.embed(*self._inputs(filled, net_error, usable,
+                                              slice(i, i + batch_size)))
+               for i in range(0, len(filled), batch_size)]
+        return None if not out or out[0] is None else np.concatenate([o.numpy() for o in out])
+
+    def novelty_score(self, flux: np.ndarray, error: np.ndarray | None = None,
+                      mask: np.ndarray | None = None) -> np.ndarray | None:
+        """How unlike the training spectra each spectrum is: the Mahalanobis distance of
+        its embedding over the threshold calibrated on held-out grid spectra (above 1:
+        stranger than 99 % of them; :class:`~atmoscope.models.novelty.NoveltyScore`).
+        None when the bundle has no novelty calibration (older bundles)."""
+        from atmoscope.models.novelty import NoveltyScore
+
+        if not self.novelty:
+            return None
+        embeddings = self.embed(flux, error, mask)
+        return None if embeddings is None else NoveltyScore.from_dict(self.novelty).score(
+            embeddings)
+
+    @torch.no_grad()
     def sample(self, flux: np.ndarray, error: np.ndarray | None = None, n: int = 1000,
-               seed: int = 0, mask: np.ndarray | None = None) -> np.ndarray:
+               seed: int = 0, mask: np.ndarray | None = None, floor: bool = True) -> np.ndarray:
         """Samples of the uncertainty in physical units, shape ``(n_spectra, n, n_targets)``.
 
         A point network: its estimates of ``n`` Monte-Carlo draws of each spectrum over
         its errors (:func:`~atmoscope.models.sampling.monte_carlo_samples`; without
         errors, ``n`` copies of the estimate). A posterior network: ``n`` samples of its
-        posterior given the spectrum and its errors.
+        posterior given the spectrum and its errors. Either way, the systematic floor
+        (:attr:`floor`), when the bundle has one, is added in quadrature.
 
         Args:
             flux, error: spectra and their 1σ errors on this bundle's wavelengths.
@@ -196,31 +242,51 @@ class ModelBundle:
             seed: row ``i`` draws from ``default_rng([seed, i])``, so a spectrum's
                 samples do not depend on the batch it came in.
             mask: pixels with data (default: every finite pixel).
+            floor: add the systematic floor (False: the network's own samples).
         """
         if n < 1:
             raise ConfigError(f"samples per spectrum must be at least 1, got {n}")
         flux = np.atleast_2d(np.asarray(flux, dtype=np.float64))
         if self.kind == "posterior":
-            return self._posterior_samples(flux, error, n, seed, mask)
+            return self._posterior_samples(flux, error, n, seed, mask, floor)
         usable = usable_pixels(flux, mask)
         error = None if error is None else np.broadcast_to(
             np.asarray(error, dtype=np.float64), flux.shape)
-        return monte_carlo_samples(lambda f, e: self._forward(f, None), flux, error, n, seed,
-                                   usable, self.wavelength)
+        samples = monte_carlo_samples(lambda f, e: self._forward(f, None, None),
+                                      flux, error, n, seed, usable, self.wavelength)
+        if self.floor is None or not floor:
+            return samples
+        k = len(self.targets)
+        z = self.preprocessor.transform_targets(samples.reshape(-1, k)).reshape(samples.shape)
+        return self.preprocessor.inverse_transform_targets(
+            self._add_floor(z, seed, 0).reshape(-1, k)).reshape(samples.shape)
 
-    def _posterior_samples(self, flux, error, n, seed, mask, batch_size: int = 131_072):
-        filled, net_error = self._network_inputs(flux, error, mask)
+    def _add_floor(self, z: np.ndarray, seed: int, first_row: int) -> np.ndarray:
+        """Standardised samples ``(rows, n, k)`` with the floor added in quadrature (noise
+        of row ``i`` from ``default_rng([seed, i, 1])``: batch-independent)."""
+        floor = self.floor
+        if floor is None:
+            return z
+        noise = np.stack([np.random.default_rng([seed, row, 1]).standard_normal(z.shape[1:])
+                          for row in range(first_row, first_row + len(z))])
+        return z + noise * floor
+
+    def _posterior_samples(self, flux, error, n, seed, mask, floor=True,
+                           batch_size: int = 131_072):
+        filled, net_error, usable = self._network_inputs(flux, error, mask)
         self.model.eval()
         step, k = max(1, batch_size // n), len(self.targets)
         out = np.empty((len(flux), n, k))
         for i in range(0, len(flux), step):
-            x, e = (torch.from_numpy(a) for a in self.preprocessor.transform_spectra(
-                filled[i:i + step], net_error[i:i + step]))
+            x, e = self._inputs(filled, net_error, usable, slice(i, i + step))
             noise = np.stack([np.random.default_rng([seed, row]).standard_normal((n, k))
                               for row in range(i, min(i + step, len(flux)))])
             z = self.model.transform_noise(x, e, torch.from_numpy(noise.astype(np.float32)))
+            z = z.numpy().astype(np.float64)
+            if floor:
+                z = self._add_floor(z, seed, i)
             out[i:i + step] = self.preprocessor.inverse_transform_targets(
-                z.numpy().reshape(-1, k)).reshape(z.shape)
+                z.reshape(-1, k)).reshape(z.shape)
         return out
 
     # --- files ----------------------------------------------------------------------------
@@ -256,7 +322,8 @@ class ModelBundle:
             "architecture": self.architecture, "training": self.training,
             "preprocessing": self.preprocessor.to_dict(), "history": self.history,
             "metrics": self.metrics, "grid": self.grid, "split": self.split,
-            "versions": self.versions,
+            "versions": self.versions, "novelty": self.novelty,
+            "systematics": self.systematics,
         }
         try:
             (tmp / _META).write_text(json.dumps(json_safe(meta), indent=1, allow_nan=False))
@@ -349,5 +416,5 @@ def load_model(path: str | Path) -> ModelBundle:
         targets=tuple(meta["targets"]), architecture=arch, training=meta["training"],
         history=meta["history"], metrics=meta["metrics"], grid=meta["grid"],
         split=meta["split"], versions=meta["versions"], created=meta["created"],
-        location=path,
+        location=path, novelty=meta.get("novelty"), systematics=meta.get("systematics"),
     )

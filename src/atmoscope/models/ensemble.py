@@ -64,12 +64,21 @@ class Ensemble:
         return np.mean([m.predict(flux, error, mask) for m in self.members], axis=0)
 
     def sample(self, flux: np.ndarray, error: np.ndarray | None = None, n: int = 1000,
-               seed: int = 0, mask: np.ndarray | None = None) -> np.ndarray:
+               seed: int = 0, mask: np.ndarray | None = None, floor: bool = True
+               ) -> np.ndarray:
         """An equal mixture: each member draws ``ceil(n / len(members))`` samples (member
-        ``i`` with seed ``seed + i``); shape ``(n_spectra, members × per member, k)``."""
+        ``i`` with seed ``seed + i``); shape ``(n_spectra, members × per member, k)``.
+        ``floor``: as :meth:`ModelBundle.sample`."""
         per = -(-n // len(self.members))
-        return np.concatenate([m.sample(flux, error, per, seed=seed + i, mask=mask)
+        return np.concatenate([m.sample(flux, error, per, seed=seed + i, mask=mask, floor=floor)
                                for i, m in enumerate(self.members)], axis=1)
+
+    def novelty_score(self, flux: np.ndarray, error: np.ndarray | None = None,
+                      mask: np.ndarray | None = None) -> np.ndarray | None:
+        """The members' median novelty score (see
+        :meth:`ModelBundle.novelty_score`), or None when a member has none."""
+        scores = [m.novelty_score(flux, error, mask) for m in self.members]
+        return None if any(s is None for s in scores) else np.median(scores, axis=0)
 
     def __repr__(self) -> str:
         first = self.members[0]

@@ -26,23 +26,30 @@ class FlowPosterior(PosteriorNetwork):
             width of their conditioner networks, and spline bins. The transforms are
             coupling layers (two passes), so sampling — the inverse direction — costs
             two conditioner evaluations per transform rather than one per parameter.
+        mask_input: a third input channel, the data mask (trained with random gaps).
     """
+
+    accepts_mask = True
 
     def __init__(self, n_wavelengths: int, n_extra: int, n_targets: int, context: int = 64,
                  width: int = 32, stages: int = 2, hidden: int = 256, transforms: int = 4,
-                 flow_hidden: int = 128, bins: int = 8) -> None:
+                 flow_hidden: int = 128, bins: int = 8, mask_input: bool = False) -> None:
         super().__init__()
         import zuko
 
         self.n_targets = n_targets
         self.embedding = ResidualCNN(n_wavelengths, n_extra, context, width=width,
-                                     stages=stages, hidden=hidden, in_channels=2)
+                                     stages=stages, hidden=hidden, in_channels=2 + mask_input)
         self.flow = zuko.flows.NSF(features=n_targets, context=context, transforms=transforms,
                                    hidden_features=(flow_hidden, flow_hidden), bins=bins,
                                    passes=2)
 
     def distribution(self, spectrum: torch.Tensor, extra: torch.Tensor):
         return self.flow(self.embedding(spectrum, extra))
+
+    def embed(self, spectrum: torch.Tensor, extra: torch.Tensor) -> torch.Tensor:
+        """The context the flow is conditioned on, ``(B, context)``."""
+        return self.embedding(spectrum, extra)
 
     def transform_noise(self, spectrum: torch.Tensor, extra: torch.Tensor,
                         z: torch.Tensor) -> torch.Tensor:

@@ -16,16 +16,20 @@ __all__ = ["GaussianPosterior"]
 @register_model("gaussian")
 class GaussianPosterior(PosteriorNetwork):
     """A multivariate Gaussian posterior: mean and full covariance (Cholesky factor
-    with a softplus diagonal) from a residual-CNN on flux and relative error."""
+    with a softplus diagonal) from a residual-CNN on flux and relative error (and, with
+    ``mask_input``, the data mask)."""
+
+    accepts_mask = True
 
     def __init__(self, n_wavelengths: int, n_extra: int, n_targets: int, width: int = 32,
-                 stages: int = 2, hidden: int = 256) -> None:
+                 stages: int = 2, hidden: int = 256, mask_input: bool = False) -> None:
         super().__init__()
         self.k = self.n_targets = n_targets
         self.register_buffer("tril", torch.tril_indices(n_targets, n_targets, offset=-1),
                              persistent=False)
         self.net = ResidualCNN(n_wavelengths, n_extra, n_targets * (n_targets + 3) // 2,
-                               width=width, stages=stages, hidden=hidden, in_channels=2)
+                               width=width, stages=stages, hidden=hidden,
+                               in_channels=2 + mask_input)
 
     def distribution(self, spectrum: torch.Tensor, extra: torch.Tensor):
         out = self.net(spectrum, extra)
@@ -39,6 +43,9 @@ class GaussianPosterior(PosteriorNetwork):
                         z: torch.Tensor) -> torch.Tensor:
         d = self.distribution(spectrum, extra)
         return d.mean[:, None] + (d.scale_tril[:, None] @ z[..., None])[..., 0]
+
+    def embed(self, spectrum: torch.Tensor, extra: torch.Tensor) -> torch.Tensor:
+        return self.net.embed(spectrum, extra)
 
     def forward(self, spectrum: torch.Tensor, extra: torch.Tensor) -> torch.Tensor:
         """Posterior mean (exact: the Gaussian's mean)."""

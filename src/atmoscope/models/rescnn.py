@@ -62,7 +62,14 @@ class ResidualCNN(PointNetwork):
             nn.Linear(channels * length + n_extra, hidden), nn.GELU(), nn.Dropout(dropout),
             nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, n_targets))
 
-    def forward(self, spectrum: torch.Tensor, extra: torch.Tensor) -> torch.Tensor:
+    def _features(self, spectrum: torch.Tensor, extra: torch.Tensor) -> torch.Tensor:
         # (B, L) for one channel, (B, C, L) for several (e.g. flux and its noise level)
         h = self.features(spectrum.unsqueeze(1) if spectrum.dim() == 2 else spectrum)
-        return self.head(torch.cat([h, extra], dim=1))
+        return torch.cat([h, extra], dim=1)
+
+    def forward(self, spectrum: torch.Tensor, extra: torch.Tensor) -> torch.Tensor:
+        return self.head(self._features(spectrum, extra))
+
+    def embed(self, spectrum: torch.Tensor, extra: torch.Tensor) -> torch.Tensor:
+        """The head's last hidden layer, ``(B, hidden)``."""
+        return self.head[:-1](self._features(spectrum, extra))

@@ -106,11 +106,14 @@ def distance_for(distances: Mapping | None, path: Path, obj: str | None):
 
 def catalog_rows(p: Prediction, distance_pc: float | None = None) -> dict:
     """One catalog row of a prediction: model, object, statistics of every target,
-    χ², flux scale, implied radius and flags."""
+    χ², flux scale, implied radius, guard flags (``;``-separated codes), the numbers
+    behind them, and notes."""
     row: dict = {"source": p.source, "object": p.name, "model": p.model, "status": "ok"}
     for name, s in p.summary().items():
         for key in _STATS:
             row[f"{name}_{key}"] = s[key]
+    for name, value in (p.best_fit or {}).items():
+        row[f"{name}_best_fit"] = value
     fit = p.fit
     row.update(chi2=fit.chi2 if fit else np.nan, dof=fit.dof if fit else -1,
                reduced_chi2=fit.reduced_chi2 if fit else np.nan,
@@ -119,7 +122,11 @@ def catalog_rows(p: Prediction, distance_pc: float | None = None) -> dict:
                distance_pc=np.nan if distance_pc is None else distance_pc,
                implied_radius_rjup=(np.nan if p.implied_radius_rjup is None
                                     else p.implied_radius_rjup),
-               flags="; ".join(p.flags))
+               error_inflation=p.error_inflation,
+               novelty=np.nan if p.novelty is None else p.novelty,
+               edge_fraction=np.nan if p.edge_fraction is None else p.edge_fraction,
+               n_pixels_used=int(p.spectrum.mask.sum()), flags=";".join(p.flags),
+               notes="; ".join(p.notes))
     return row
 
 
@@ -160,14 +167,14 @@ def predict_catalog(model, files: Sequence[Path], progress: bool = True,
     table = pd.DataFrame(rows)
     if "error" not in table:
         table["error"] = ""
-    return table.fillna({"error": "", "flags": ""})
+    return table.fillna({"error": "", "flags": "", "notes": ""})
 
 
 def _unit(column: str, targets: Sequence[str]) -> str | None:
     if column in _COLUMN_UNITS:
         return _COLUMN_UNITS[column]
     for name in targets:
-        if column.startswith(name + "_") and column[len(name) + 1:] in _STATS:
+        if column.startswith(name + "_") and column[len(name) + 1:] in (*_STATS, "best_fit"):
             unit = target_label(name)[1]
             return unit or None
     return None

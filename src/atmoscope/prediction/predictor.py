@@ -12,6 +12,13 @@ Calibration draws its samples through the very same call.
 The model spectrum at the estimate is the training grid interpolated there, compared
 with the observation through χ² with an analytic best-fit flux scale (the (R/d)² that
 TelescopeML let cancel), which also gives the implied radius for a known distance.
+
+Then the guard rails (:mod:`atmoscope.prediction.guards`): a fit that is improbable for
+its degrees of freedom has its errors inflated by √(reduced χ²) and its uncertainty
+recomputed (``inflate``) — the networks' samples at the inflated errors, each parameter's
+spread at least √(reduced χ²) times its spread at the quoted errors, as in a least-squares
+fit — and every prediction carries ``flags`` — ``outside_grid``,
+``poor_fit``, ``filled_pixels``, ``implausible_scale`` — besides free-text ``notes``.
 """
 
 from __future__ import annotations
@@ -42,6 +49,8 @@ from atmoscope.observed import (
     to_flambda,
     to_fnu,
 )
+from atmoscope.prediction.guards import MIN_PIXELS, POOR_FIT_P, edge_fraction, guard_flags
+from atmoscope.statistics import best_grid_fit
 
 __all__ = ["PERCENTILES", "Prediction", "Predictor", "as_estimator", "file_stem",
            "object_name", "spectrum_files"]
@@ -82,6 +91,14 @@ class Prediction:
     which: Monte-Carlo draws of a point network, or posterior samples), pooled over
     the members of an ensemble (``n_draws`` per member), in physical units, columns in
     ``targets`` order; ``point`` is their mean.
+
+    ``flags`` are the guard codes raised (:mod:`atmoscope.prediction.guards`) and
+    ``notes`` say in words what was assumed or done. ``novelty`` is the novelty score
+    (above 1: unlike the training spectra), ``edge_fraction`` the fraction of the
+    networks' own samples (quoted errors, no floor) at or beyond the grid's edge, ``error_inflation`` the factor the errors were
+    multiplied by for a poor fit (1: none). ``best_fit`` holds the parameters of the
+    best-fit model spectrum (the χ² minimum near the estimate) that ``fit``, ``scale``
+    and ``model_flux`` describe.
     """
 
     source: str
@@ -91,6 +108,11 @@ class Prediction:
     spectrum: ObservedSpectrum
     cleaning: dict
     flags: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    novelty: float | None = None
+    edge_fraction: float | None = None
+    error_inflation: float = 1.0
+    best_fit: dict[str, float] | None = None
     model_flux: np.ndarray | None = None
     band68: np.ndarray | None = None
     band95: np.ndarray | None = None
@@ -125,7 +147,7 @@ class Prediction:
         return out
 
     def to_dict(self) -> dict:
-        """JSON-ready summary: parameters, fit quality, scale, flags."""
+        """JSON-ready summary: parameters, fit quality, scale, flags and notes."""
         fit = None
         if self.fit is not None:
             fit = {"chi2": self.fit.chi2, "dof": self.fit.dof,
@@ -139,8 +161,13 @@ class Prediction:
             "parameters": self.summary(), "fit": fit, "pixels": pixels,
             "scale": self.scale, "implied_radius_rjup": self.implied_radius_rjup,
             "n_models": self.n_models, "n_draws": self.n_draws,
-            "uncertainty": KINDS[self.kind][0], "cleaning": self.cleaning, "flags": self.flags})
+            "uncertainty": KINDS[self.kind][0], "cleaning": self.cleaning, "flags": self.flags,
+            "notes": self.notes, "novelty": self.novelty, "edge_fraction": self.edge_fraction,
+            "error_inflation": self.error_inflation, "best_fit": self.best_fit})
 
+
+#: the best-fit model must be detected in the data at this many σ (else: pure noise)
+_MIN_DETECTION = 5.0
 
 #: What a spectrum without errors means for each kind of uncertainty.
 _NO_ERRORS = {
@@ -169,8 +196,12 @@ class Predictor:
             (d/R)² before prediction — needed by models that use the absolute flux
             level (trained without ``--scale-free``). :meth:`at_distance` changes them
             per object.
-        allow_partial: mask model pixels the spectrum does not cover (the networks see
-            them filled by interpolation; flagged) instead of refusing.
+        allow_partial: mask model pixels the spectrum does not cover (networks with a
+            mask input know they are missing; others see them filled by interpolation)
+            instead of refusing.
+        inflate: for a fit improbable for its degrees of freedom (p < 0.001), multiply
+            the errors by √(reduced χ²) and recompute the uncertainty (the factor is
+            reported as ``error_inflation``).
         grid_flux_kind: ``"fnu"`` or ``"flambda"``: the kind of flux density the
             grid holds, when the bundle's flux unit does not say.
         n_band_samples: samples used for the predictive band of model spectra.
@@ -180,7 +211,8 @@ class Predictor:
                  seed: int = 0,
                  distance_pc: float | None = None, radius_rjup: float | None = None,
                  allow_partial: bool = False, grid_flux_kind: str | None = None,
-                 n_band_samples: int = 200, name: str | None = None) -> None:
+                 n_band_samples: int = 200, name: str | None = None,
+                 inflate: bool = True) -> None:
         self.model = model
         self.name = name
         self.grid = grid
@@ -192,6 +224,7 @@ class Predictor:
         self.allow_partial = allow_partial
         self.grid_flux_kind = grid_flux_kind
         self.n_band_samples = n_band_samples
+        self.inflate = inflate
 
     # --- set-up ------------------------------------------------------------------------
     @cached_property
@@ -245,12 +278,12 @@ class Predictor:
     # --- one spectrum ------------------------------------------------------------------
     def prepare(self, spectrum: ObservedSpectrum) -> tuple[ObservedSpectrum, dict, list[str]]:
         """Clean, convert and resample to the model grid; returns the spectrum at Earth
-        on the model wavelengths, the cleaning report and flags."""
+        on the model wavelengths, the cleaning report and notes."""
         est = self.estimator
         clean, report = clean_spectrum(spectrum)
-        flags = []
+        notes = []
         if report.negative_flux:
-            flags.append(f"{report.negative_flux} negative flux pixels kept (noise)")
+            notes.append(f"{report.negative_flux} negative flux pixels kept (noise)")
         if clean.flux.unit.physical_type != "dimensionless":
             clean = to_fnu(clean) if self._kind() == "fnu" else to_flambda(clean)
         elif est.uses_flux_level:
@@ -261,17 +294,19 @@ class Predictor:
             lam2 = clean.wavelength.to_value(u.um) ** 2
             clean = clean.replace(flux=clean.flux * lam2,
                                   error=None if clean.error is None else clean.error * lam2)
-            flags.append("flux has no unit: taken as normalised F_lambda, converted to "
+            notes.append("flux has no unit: taken as normalised F_lambda, converted to "
                          "F_nu shape (× λ²)")
         else:
-            flags.append("flux has no unit: taken as normalised F_lambda")
+            notes.append("flux has no unit: taken as normalised F_lambda")
         target = est.wavelength * u.Unit(est.wavelength_unit)
         resampled = resample(clean, target, allow_partial=self.allow_partial)
         missing = int((~resampled.mask).sum())
         if missing:
-            flags.append(f"{missing} of {len(target)} model pixels without data, filled by "
-                         "interpolation for the networks")
-        return resampled, report.as_dict(), flags
+            known = all(m.preprocessor.mask_channel for m in est.members)
+            notes.append(f"{missing} of {len(target)} model pixels without data" + (
+                " (the networks know which)" if known else
+                ", filled by interpolation for the networks"))
+        return resampled, report.as_dict(), notes
 
     def network_spectrum(self, resampled: ObservedSpectrum) -> ObservedSpectrum:
         """The spectrum the networks read: at surface flux when distance and radius are
@@ -285,80 +320,127 @@ class Predictor:
         return resampled
 
     def predict(self, spectrum: ObservedSpectrum | str | Path, **read_options) -> Prediction:
-        """Predict one spectrum (an :class:`ObservedSpectrum` or a file to read)."""
+        """Predict one spectrum (an :class:`ObservedSpectrum` or a file to read).
+
+        Raises:
+            SpectrumError: fewer than :data:`~atmoscope.prediction.guards.MIN_PIXELS`
+                pixels with data, or a best-fit flux scale that is not positive (the
+                spectrum is not like any model: e.g. pure noise).
+        """
         if not isinstance(spectrum, ObservedSpectrum):
             spectrum = read_spectrum(spectrum, **read_options)
         source = str(spectrum.meta.get("source", "spectrum"))
-        resampled, cleaning, flags = self.prepare(spectrum)
+        resampled, cleaning, notes = self.prepare(spectrum)
         net = self.network_spectrum(resampled)
         flux = net.flux.value
         error = None if net.error is None else net.error.value
         usable = usable_pixels(flux, resampled.mask)
+        n_used = int(usable.sum())
+        if n_used < MIN_PIXELS:
+            raise SpectrumError(f"{source}: only {n_used} of {len(flux)} model pixels have "
+                                f"data; at least {MIN_PIXELS} are needed for a prediction")
         est = self.estimator
         nonpositive = int(np.sum(usable & (flux <= 0)))
         if nonpositive:
-            flags.append(f"{nonpositive} non-positive pixels replaced by interpolation for "
+            notes.append(f"{nonpositive} non-positive pixels replaced by interpolation for "
                          "the networks")
         if error is None:
-            flags.append(_NO_ERRORS[est.uncertainty].format(
+            notes.append(_NO_ERRORS[est.uncertainty].format(
                 snr=max(est.training.get("noise_snr") or (0,))))
         n = self.n_samples if self.n_draws is None else self.n_draws * len(est)
         if n < 2:
             raise ConfigError(f"{n} sample per spectrum gives no uncertainty: ask for at "
                               "least 2 (--samples, --draws)")
-        try:
-            samples = est.sample(flux[None], None if error is None else error[None],
-                                 n, self.seed, mask=usable[None])[0]
-        except SpectrumError as exc:
-            raise SpectrumError(f"{source}: {exc}") from None
         prediction = Prediction(
-            source=source, targets=est.targets, point=samples.mean(axis=0), samples=samples,
-            spectrum=resampled, cleaning=cleaning, flags=flags, n_models=len(est.members),
-            n_draws=len(samples) // len(est.members), kind=est.kind,
+            source=source, targets=est.targets, point=np.zeros(len(est.targets)),
+            samples=np.zeros((0, len(est.targets))), spectrum=resampled, cleaning=cleaning,
+            notes=notes, n_models=len(est.members), kind=est.kind,
             object=object_name(spectrum),
             model=self.name or (str(self.model) if isinstance(self.model, str | Path) else None))
         at_earth = resampled.flux.value
+        at_earth_error = None if resampled.error is None else resampled.error.value
         try:
-            self._model_spectrum(prediction, at_earth, None if resampled.error is None
-                                 else resampled.error.value, usable)
+            self._sample(prediction, n, flux, error, usable)
+            self._model_spectrum(prediction, at_earth, at_earth_error, usable)
+            fit = prediction.fit
+            if (self.inflate and fit is not None and fit.p_value < POOR_FIT_P
+                    and fit.reduced_chi2 > 1):
+                # no model fits: the residuals are error the networks must allow for (the
+                # best fit, a χ² minimum over the grid, does not depend on the networks)
+                factor = prediction.error_inflation = float(np.sqrt(fit.reduced_chi2))
+                quoted = prediction.samples
+                self._sample(prediction, n, flux, error * factor, usable)
+                _widen(prediction, quoted, factor)
+                prediction.notes.append(
+                    f"poor fit: errors inflated ×{prediction.error_inflation:.3g} "
+                    "(√ reduced χ²) for the uncertainty (--no-inflate: as quoted)")
+            self._predictive_bands(prediction, at_earth, at_earth_error, usable)
         except SpectrumError as exc:
             raise SpectrumError(f"{source}: {exc}") from None
+        novelty = est.novelty_score(flux[None], None if error is None else error[None],
+                                    usable[None])
+        prediction.novelty = None if novelty is None else float(novelty[0])
+        if self.interpolator is not None and set(self.interpolator.params_) <= set(est.targets):
+            # on the networks' own posterior at the quoted errors: the floor and the
+            # inflation widen it on purpose, and would put mass past any edge
+            own = est.sample(flux[None], None if error is None else error[None], n, self.seed,
+                             mask=usable[None], floor=False)[0]
+            prediction.edge_fraction = edge_fraction(own, est.targets, self.interpolator)
+        prediction.flags = guard_flags(
+            edge=prediction.edge_fraction, novelty=prediction.novelty,
+            p_value=None if prediction.fit is None else prediction.fit.p_value,
+            n_used=n_used, n_pixels=len(flux), radius_rjup=prediction.implied_radius_rjup)
         return prediction
+
+    def _sample(self, p: Prediction, n: int, flux, error, usable) -> None:
+        """``n`` samples of the networks given the errors ``error``."""
+        est = self.estimator
+        samples = est.sample(flux[None], None if error is None else error[None], n,
+                             self.seed, mask=usable[None])[0]
+        p.samples, p.point = samples, samples.mean(axis=0)
+        p.n_draws = len(samples) // len(est.members)
 
     # --- the model spectrum ------------------------------------------------------------
     def _model_spectrum(self, p: Prediction, observed: np.ndarray, error, usable) -> None:
-        """Model spectrum at the estimate, χ² with a fitted scale, and predictive bands."""
+        """The best-fit model spectrum near the estimate
+        (:func:`~atmoscope.statistics.best_grid_fit`) and its χ² with a fitted scale."""
         from atmoscope.statistics import fit_quality
 
         if self.interpolator is None:
-            p.flags.append("training grid not available: no model spectrum or χ²")
+            p.notes.append("training grid not available: no model spectrum or χ²")
             return
         missing = [n for n in self.interpolator.params_ if n not in p.targets]
         if missing:
-            p.flags.append(f"no model spectrum or χ²: the grid varies {', '.join(missing)}, "
+            p.notes.append(f"no model spectrum or χ²: the grid varies {', '.join(missing)}, "
                            "which this model does not predict")
             return
-        sigma = np.where(usable, error, 1.0) if error is not None else np.ones_like(observed)
-        obs = np.where(usable, observed, 0.0)
-        model, note = self._model_at(p.point)
-        if note:
-            # e.g. between the arms of a non-factorial grid: the nearest nodes instead
-            p.flags.append(f"model spectrum from the nearest grid nodes ({note})")
-        p.scale = best_scale(obs[usable], model[usable], sigma[usable])
+        obs, sigma = _fit_inputs(observed, error, usable)
+        interp = self.interpolator
+        start = p.point[[list(p.targets).index(n) for n in interp.params_]]
+        theta, model, p.scale = best_grid_fit(interp, obs, sigma, usable, start)
+        p.best_fit = {n: float(v) for n, v in zip(interp.params_, theta, strict=True)}
+        detection = p.scale * np.sqrt(np.sum(model[usable] ** 2 / sigma[usable] ** 2))
+        if not p.scale > 0 or (error is not None and detection < _MIN_DETECTION):
+            raise SpectrumError(
+                f"the best-fit flux scale of the model spectrum is {p.scale:.3g}, "
+                f"{detection:.1f}σ from zero: the spectrum is not like any model of the grid "
+                "(pure noise, or flux of the wrong sign?)")
         p.model_flux = p.scale * model
         if error is not None:
-            p.fit = fit_quality(observed, sigma, model, mask=~usable, n_params=len(p.targets),
+            p.fit = fit_quality(observed, sigma, model, mask=~usable, n_params=len(theta),
                                 scale="fit")
         if self.distance_pc is not None and flux_kind(self.estimator.flux_unit) is not None:
             if self.estimator.grid.get("flux_scale", "absolute") == "absolute":
                 p.implied_radius_rjup = float(implied_radius(p.scale, self.distance_pc).value)
             else:
-                p.flags.append("no implied radius: the model grid's flux is right only up to a "
+                p.notes.append("no implied radius: the model grid's flux is right only up to a "
                                "constant (its unit is arbitrary)")
-        self._predictive_bands(p, obs, sigma, usable)
 
-    def _predictive_bands(self, p: Prediction, obs, sigma, usable) -> None:
+    def _predictive_bands(self, p: Prediction, observed, error, usable) -> None:
         """68 % and 95 % bands of the best-scaled model spectra of random samples."""
+        if p.model_flux is None:  # no grid for model spectra
+            return
+        obs, sigma = _fit_inputs(observed, error, usable)
         rng = np.random.default_rng(self.seed + 1)
         chosen = p.samples[rng.permutation(len(p.samples))[: self.n_band_samples]]
         spectra, outside = [], 0
@@ -370,7 +452,7 @@ class Predictor:
             lo95, lo68, hi68, hi95 = np.percentile(spectra, [2.5, 16, 84, 97.5], axis=0)
             p.band68, p.band95 = np.stack([lo68, hi68]), np.stack([lo95, hi95])
         if outside:
-            p.flags.append(f"{outside} of {len(chosen)} samples lie outside the grid's hull: "
+            p.notes.append(f"{outside} of {len(chosen)} samples lie outside the grid's hull: "
                            "their model spectra come from the nearest nodes")
 
     def _model_at(self, point: np.ndarray) -> tuple[np.ndarray, str]:
@@ -394,6 +476,27 @@ class Predictor:
         w = 1.0 / np.maximum(d[nearest], 1e-9)
         logf = np.log10(interp.grid_.flux[nearest])
         return 10 ** (w @ logf / w.sum())
+
+
+def _widen(p: Prediction, quoted: np.ndarray, factor: float) -> None:
+    """Each parameter's samples at the inflated errors, stretched about their median where
+    needed so that their spread is at least ``factor`` × the spread at the quoted errors:
+    what inflating the errors by ``factor`` does to a least-squares fit (the Birge
+    ratio), which a network trained on noise alone may not do for a misfit that is not
+    noise."""
+    median = np.median(p.samples, axis=0)
+    spread = np.std(p.samples, axis=0)
+    wanted = factor * np.std(quoted, axis=0)
+    stretch = np.where(spread > 0, np.maximum(1.0, wanted / np.where(spread > 0, spread, 1.0)),
+                       1.0)
+    p.samples = median + (p.samples - median) * stretch
+    p.point = p.samples.mean(axis=0)
+
+
+def _fit_inputs(observed, error, usable) -> tuple[np.ndarray, np.ndarray]:
+    """Flux (0 where unusable) and errors (1 where unusable or not given) for χ²."""
+    sigma = np.where(usable, error, 1.0) if error is not None else np.ones_like(observed)
+    return np.where(usable, observed, 0.0), sigma
 
 
 def spectrum_files(patterns: Sequence[str]) -> list[Path]:

@@ -69,6 +69,7 @@ tbody tr:hover { background: #f0f6fb; }
 .warnings { background: var(--warn-bg); border-left: 5px solid var(--warn-line);
             padding: 10px 16px; margin: 8px 0 4px; border-radius: 4px; }
 .warnings h2 { border: 0; margin: 0 0 4px; font-size: 1.05rem; }
+.warnings.flags { border-left-color: #c0392b; }
 .warnings ul { margin: 0; padding-left: 20px; }
 figure { margin: 0 0 26px; }
 figure img { display: block; max-width: 100%; height: auto; border: 1px solid var(--line);
@@ -230,7 +231,8 @@ def _figures(figures: Mapping) -> str:
 
 def write_html_report(path, *, title: str, parameters, fit_quality: Mapping, figures: Mapping,
                       provenance: Mapping, cleaning: Mapping | None = None,
-                      notes: Iterable[str] = (), sample_label: str = "samples") -> Path:
+                      notes: Iterable[str] = (), sample_label: str = "samples",
+                      flags: Mapping[str, str] | None = None) -> Path:
     """Write one self-contained HTML report and return its path.
 
     Args:
@@ -246,7 +248,8 @@ def write_html_report(path, *, title: str, parameters, fit_quality: Mapping, fig
         provenance: e.g. bundle path, model, grid hash, versions (nested dicts are
             shown as nested lists); shown as a definition list.
         cleaning: counts from cleaning the spectrum (e.g. pixels masked), or None.
-        notes: warnings, shown in a highlighted box at the top.
+        notes: remarks (what was assumed or done), shown in a box near the top.
+        flags: guard flags raised, code → meaning, shown first in a warning box.
         sample_label: what the statistics summarise ("posterior samples",
             "Monte-Carlo draws", ...), for the table's caption.
 
@@ -261,9 +264,14 @@ def write_html_report(path, *, title: str, parameters, fit_quality: Mapping, fig
 
     body = [f"<header><h1>{_e(title)}</h1>"
             f"<p class='subtitle'>atmoscope report · generated {_e(generated)}</p></header>"]
+    if flags:
+        items = "".join(f"<li><code>{_e(code)}</code>: {_e(text)}</li>"
+                        for code, text in flags.items())
+        body.append(f"<section class='warnings flags' role='alert'><h2>Warnings: do not "
+                    f"take this answer as it stands</h2><ul>{items}</ul></section>")
     if notes:
         items = "".join(f"<li>{_e(n)}</li>" for n in notes)
-        body.append(f"<section class='warnings' role='note'><h2>Warnings</h2>"
+        body.append(f"<section class='warnings' role='note'><h2>Notes</h2>"
                     f"<ul>{items}</ul></section>")
     body.append("<section><h2>Parameters</h2>" + _parameter_table(parameters, sample_label)
                 + "</section>")

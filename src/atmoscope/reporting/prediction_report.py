@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from atmoscope.data.targets import target_labels
+from atmoscope.prediction.guards import FLAGS
 from atmoscope.reporting.html import write_html_report
 from atmoscope.reporting.prediction_figures import (
     plot_corner,
@@ -73,6 +74,16 @@ def _fit_quality(p: Prediction, predictor: Predictor) -> dict:
         scale: f"{p.scale:.4g}"}
     if p.implied_radius_rjup is not None:
         fit["implied radius (R_Jup)"] = round(p.implied_radius_rjup, 3)
+    if p.best_fit is not None:
+        labels = dict(zip(p.targets, target_labels(p.targets)[0], strict=True))
+        fit["best-fit model (χ² minimum)"] = ", ".join(
+            f"{labels.get(n, n)} {v:.4g}" for n, v in p.best_fit.items())
+    if p.fit is not None:
+        fit["error inflation (poor fit)"] = f"×{p.error_inflation:.3g}"
+    if p.novelty is not None:
+        fit["novelty score (> 1: unlike the training spectra)"] = f"{p.novelty:.2f}"
+    if p.edge_fraction is not None:
+        fit["samples at or beyond the grid's edge"] = f"{100 * p.edge_fraction:.1f} %"
     return fit
 
 
@@ -122,7 +133,8 @@ def write_prediction_report(prediction: Prediction, predictor: Predictor,
     return write_html_report(path, title=f"atmoscope: {Path(p.source).name}", parameters=rows,
                              fit_quality=_fit_quality(p, predictor), figures=figures,
                              provenance=_provenance(p, predictor, names),
-                             cleaning=p.cleaning, notes=p.flags, sample_label=p.sample_label)
+                             cleaning=p.cleaning, notes=p.notes, sample_label=p.sample_label,
+                             flags={f: FLAGS[f] for f in p.flags})
 
 
 def write_prediction_figures(prediction: Prediction, predictor: Predictor,

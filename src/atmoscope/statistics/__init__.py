@@ -1,6 +1,8 @@
-"""Statistics on model spectra: interpolation between grid nodes and goodness of fit."""
+"""Statistics on model spectra: interpolation between grid nodes, the best-fit grid
+spectrum and goodness of fit."""
 
 from atmoscope.statistics.fit_quality import FitQuality, fit_quality
+from atmoscope.statistics.grid_fit import best_grid_fit
 from atmoscope.statistics.interpolation import GridInterpolator
 
-__all__ = ["FitQuality", "GridInterpolator", "fit_quality"]
+__all__ = ["FitQuality", "GridInterpolator", "best_grid_fit", "fit_quality"]

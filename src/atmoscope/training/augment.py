@@ -21,6 +21,12 @@ every batch, fix that:
   random signed scale, to each training spectrum teaches a posterior network that the
   grid between its nodes is uncertain by that much, in the smooth, band-shaped way
   interpolation errs (white noise would not).
+
+A fourth teaches a network with a mask input what a spectrum that does not cover
+every pixel means: :func:`~atmoscope.data.noise.random_gaps` cuts an end, both ends
+or one to three interior stretches out of a fraction of the spectra; the pixels are
+filled as prediction fills them and the mask channel says so (the posterior then
+widens as coverage shrinks).
 """
 
 from __future__ import annotations

@@ -16,13 +16,14 @@ import torch
 
 from atmoscope._atomic import atomic_path
 from atmoscope.data.grid import SpectralGrid
-from atmoscope.data.noise import log_uniform_snr, noise_profile, noisy_observation
+from atmoscope.data.noise import log_uniform_snr, noise_profile, noisy_observation, random_gaps
 from atmoscope.data.preprocessing import Preprocessor
 from atmoscope.data.splits import Split
 from atmoscope.errors import ConfigError, first_line
 from atmoscope.models import ModelBundle, build_model
 from atmoscope.models.bundle import package_versions, save_tensors
 from atmoscope.models.registry import model_class
+from atmoscope.models.sampling import network_error, network_flux
 from atmoscope.training.augment import OffNodeSampler, interpolation_residuals, is_synthetic
 
 __all__ = ["TrainConfig", "Trainer"]
@@ -60,6 +61,12 @@ class TrainConfig:
             residuals are errors across two node spacings, as at a held-out node; between
             neighbouring nodes interpolation errs about four times less, so this is
             cautious there — and small beside the gap between any grid and real objects.
+        gaps: fraction of training spectra given random gaps
+            (:func:`~atmoscope.training.augment.random_gaps`), the network reading a mask
+            channel; only architectures that accept a mask (posterior models, which
+            default to 0.5).
+        calibrate: after training, fit the novelty score and the systematic floor on
+            the validation nodes (see :class:`~atmoscope.models.ModelBundle`).
         min_steps: when ``epochs`` is not given, at least this many optimiser steps:
             on a small grid (Sonora Bobcat's 345 spectra make one batch per epoch) the
             epochs rise to reach it, and the patience to a third of them, so the model
@@ -83,6 +90,8 @@ class TrainConfig:
     offnode: float | None = None
     offnode_source: str = "auto"
     mismatch: float | None = None
+    gaps: float | None = None
+    calibrate: bool = True
     patience: int | None = None
     min_steps: int | None = None
     seed: int = 42
@@ -102,6 +111,9 @@ class TrainConfig:
         values["noise_snr"] = tuple(values["noise_snr"] or ())
         values["offnode"] = float(values["offnode"] or 0.0)
         values["mismatch"] = float(values["mismatch"] or 0.0)
+        values["gaps"] = float(values["gaps"] or 0.0)
+        if values["gaps"] > 0 and cls.accepts_mask:
+            values["model_options"] = {**values["model_options"], "mask_input": True}
         if values["noise_profile"] is not None:
             values["noise_profile"] = tuple(float(v) for v in values["noise_profile"])
         config = TrainConfig(**values)
@@ -119,6 +131,11 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be a positive finite number, got {value}")
         if self.mismatch < 0:
             raise ConfigError(f"mismatch must be >= 0, got {self.mismatch}")
+        if not 0.0 <= self.gaps <= 1.0:
+            raise ConfigError(f"gaps must be a fraction in [0, 1], got {self.gaps}")
+        if self.gaps > 0 and not cls.accepts_mask:
+            raise ConfigError(f"model {self.model!r} has no mask input: it cannot be "
+                              "trained with gaps")
         if not 0.0 <= self.offnode <= 1.0:
             raise ConfigError(f"offnode must be a fraction in [0, 1], got {self.offnode}")
         if self.noise_profile is not None and not self.noise_snr:
@@ -204,6 +221,17 @@ class Trainer:
         self.model_.eval()
         self.history_, self.best_epoch_ = state.history, state.best_epoch
         self.train_seconds_ = state.elapsed
+        self.novelty_, self.systematics_ = None, None
+        if self.config_.calibrate and len(split.val):
+            from atmoscope.evaluation.calibration import fit_novelty, fit_systematic_floor
+
+            start = time.perf_counter()
+            cfg, bundle = self.config_, self.to_bundle(grid, split)
+            self.novelty_ = fit_novelty(bundle, grid, split.train, split.val,
+                                        snr_range=cfg.noise_snr or (5.0, 100.0), gaps=cfg.gaps,
+                                        seed=cfg.seed)
+            self.systematics_ = fit_systematic_floor(bundle, grid, split.val, seed=cfg.seed)
+            self.timings_["calibration"] = time.perf_counter() - start
         return self
 
     # --- set-up ---------------------------------------------------------------------------
@@ -228,9 +256,11 @@ class Trainer:
                 warnings.warn(f"{grid.source or 'the grid'}: target {name!r} is {column[0]:g} "
                               "in every training spectrum: the model can only predict that "
                               "value (--targets to leave it out)", stacklevel=2)
+        self._wavelength = np.asarray(grid.wavelength, dtype=np.float64)
         pre = self.preprocessor_ = Preprocessor(
             grid.targets, spectrum_mode=cfg.spectrum_mode, extra_features=cfg.extra_features,
-            noise_channel=self._reads_errors).fit(self._train_flux, y_train)
+            noise_channel=self._reads_errors, mask_channel=cfg.gaps > 0
+        ).fit(self._train_flux, y_train)
         val_flux, val_error = grid.flux[split.val], None
         if self._reads_errors:  # a posterior is scored on noisy spectra, the same every epoch
             val_flux, val_error = self._observe(val_flux, np.random.default_rng([cfg.seed, 2**31]))
@@ -272,7 +302,7 @@ class Trainer:
                               "start again without --resume") from None
         # checkpoints from before the posterior options were added lack their keys
         saved = {"noise_profile": None, "offnode": 0.0, "offnode_source": "auto",
-                 "mismatch": 0.0, **state["config"]}
+                 "mismatch": 0.0, "gaps": 0.0, "calibrate": True, **state["config"]}
         if saved != asdict(self.config_) or state["grid_hash"] != grid.content_hash:
             raise ConfigError(f"{path}: checkpoint is for another configuration or grid; "
                               "start again without --resume")
@@ -368,9 +398,27 @@ class Trainer:
             u = rng.normal(0.0, cfg.mismatch, size=(len(flux), 1))
             picked = self._residuals[rng.integers(len(self._residuals), size=len(flux))]
             flux = flux * 10.0 ** (u * picked)
-        flux, error = self._observe(flux, rng)
-        xb, eb = (torch.from_numpy(a) for a in pre.transform_spectra(flux, error))
+        xb, eb = self._network_batch(flux, rng)
         return xb, eb, torch.from_numpy(y)
+
+    def _network_batch(self, flux: np.ndarray, rng: np.random.Generator):
+        """Network inputs of noiseless spectra: observed with fresh noise, with random
+        gaps filled as prediction fills them (:mod:`atmoscope.models.sampling`)."""
+        flux, error = self._observe(flux, rng)
+        mask = None
+        if self.config_.gaps > 0:
+            mask = random_gaps(len(flux), flux.shape[1], rng, self.config_.gaps)
+            gapped = ~mask.all(axis=1)
+            if gapped.any():
+                flux = flux.copy()
+                filled = network_flux(flux[gapped], mask[gapped], self._wavelength)
+                if error is not None:
+                    error = error.copy()
+                    error[gapped] = network_error(flux[gapped], error[gapped], mask[gapped],
+                                                  filled)
+                flux[gapped] = filled
+        return (torch.from_numpy(a) for a in
+                self.preprocessor_.transform_spectra(flux, error, mask))
 
     def _observe(self, flux: np.ndarray, rng: np.random.Generator
                  ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -424,4 +472,6 @@ class Trainer:
                    "test_rows": split.test.tolist()},
             versions=package_versions(),
             created=datetime.now(UTC).isoformat(timespec="seconds"),
+            novelty=getattr(self, "novelty_", None),
+            systematics=getattr(self, "systematics_", None),
         )

@@ -1,0 +1,38 @@
+"""The best-fit grid spectrum: the χ² minimum, found from a poor start."""
+
+import numpy as np
+import pytest
+
+from atmoscope.statistics import GridInterpolator, best_grid_fit, fit_quality
+from atmoscope.synthetic import synthetic_grid
+from tests.helpers import SMALL_NODES
+
+
+@pytest.fixture(scope="module")
+def interp():
+    return GridInterpolator().fit(synthetic_grid(SMALL_NODES))
+
+
+def test_the_best_fit_finds_the_chi2_minimum_from_a_poor_start(interp):
+    truth = np.array([np.mean(interp.bounds_[p]) for p in interp.params_])
+    truth += 0.13 * np.array([hi - lo for lo, hi in interp.bounds_.values()])  # off the nodes
+    model = interp(truth[None])[0]
+    observed = 3e-20 * model  # at Earth: a flux scale to find as well
+    sigma = 0.01 * observed
+    usable = np.ones(len(model), dtype=bool)
+    start = np.array([interp.bounds_[p][0] for p in interp.params_])  # a corner of the grid
+    theta, best, scale = best_grid_fit(interp, observed, sigma, usable, start)
+    q = fit_quality(observed, sigma, best, scale="fit", n_params=len(theta))
+    assert q.reduced_chi2 < 1e-3  # noiseless: the minimum is the truth's χ² of 0
+    assert scale == pytest.approx(3e-20, rel=1e-3)
+    span = np.array([hi - lo for lo, hi in interp.bounds_.values()])
+    np.testing.assert_allclose(theta, truth, atol=0.01 * span.max())
+
+
+def test_the_best_fit_survives_absurd_numbers(interp):
+    model = interp.grid_.flux[5]
+    observed, sigma = model.copy(), 0.01 * model
+    observed[3], sigma[7] = 1e300, 1e-300
+    theta, best, scale = best_grid_fit(interp, observed, sigma, np.ones(len(model), bool),
+                                       interp.grid_.parameters[interp.params_].to_numpy()[0])
+    assert np.all(np.isfinite(theta)) and np.all(np.isfinite(best))
