@@ -56,7 +56,8 @@ def held_out(n_spectra: int) -> list[str]:
         bare = Ensemble([copy.copy(b) for b in estimator.members])
         for b in bare.members:
             b.systematics = None
-        kwargs = dict(n_spectra=n_spectra, n_samples=200, repeat=True, seed=0)
+        kwargs = dict(n_spectra=n_spectra, n_samples=200, repeat=True, seed=0,
+                      monte_carlo=False)
         reports = [calibrate_estimator(bare, grid, rows, **kwargs),
                    calibrate_estimator(estimator, grid, rows, **kwargs),
                    calibrate_estimator(estimator, grid, rows, mask_fraction=0.3, **kwargs)]

@@ -128,7 +128,9 @@ def test_cli_train_and_evaluate(small_file, tmp_path, capsys):
     # where the time went: the final evaluation is reported, not counted as training
     assert "time: setup" in printed and "evaluation" in printed
     assert set(load_model(out).training["timings"]) == {"setup", "steps", "validation",
-                                                        "checkpoints", "evaluation"}
+                                                        "checkpoints", "calibration",
+                                                        "evaluation"}
+    assert "calibrated on" in printed and "systematic floor" in printed
     assert main(["evaluate", str(out), "--grid", str(small_file), "--json",
                  "--plots", str(tmp_path / "fig")]) == 0
     report = json.loads(capsys.readouterr().out)

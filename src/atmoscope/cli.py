@@ -227,6 +227,10 @@ def _parse_snr_range(value: str | None, flag: str = "--noise-snr"):
               help="Fraction of training spectra given random gaps, read through a mask "
               "channel, so that partial spectra widen the posterior (default: 0.5 for "
               "posterior models; others have no mask input).")
+@click.option("--no-calibrate", "no_calibrate", is_flag=True,
+              help="Skip the calibration after training (the systematic floor and the "
+              "novelty score fitted on the validation nodes): faster, but the bundle's "
+              "intervals are then the network's alone and no spectrum is called novel.")
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option("--resume", is_flag=True, help="Continue from the checkpoint beside --out.")
 @click.option("--json", "as_json", is_flag=True, help="Print the test metrics as JSON.")
@@ -248,7 +252,8 @@ def _parse_snr_range(value: str | None, flag: str = "--noise-snr"):
               "distance).")
 @_grid_options
 def train_cmd(grid_path, model, split_kind, holdout, out, epochs, budget, batch_size, lr,
-              noise_snr, noise_profile, offnode, offnode_source, gaps, seed, resume, as_json,
+              noise_snr, noise_profile, offnode, offnode_source, gaps, no_calibrate, seed,
+              resume, as_json,
               drop_duplicates, scale_free, ensemble, wavelength_range, embed_grid, flux_scale,
               targets, wavelength_unit, flux_unit) -> None:
     """Train a model on a grid and write a bundle (weights, preprocessing, provenance).
@@ -272,7 +277,8 @@ def train_cmd(grid_path, model, split_kind, holdout, out, epochs, budget, batch_
                          extra_features="none" if scale_free else None,
                          noise_profile=None if noise_profile is None else
                          noise_profile_from_spectrum(noise_profile, g),
-                         offnode=offnode, offnode_source=offnode_source, gaps=gaps)
+                         offnode=offnode, offnode_source=offnode_source, gaps=gaps,
+                         calibrate=not no_calibrate)
 
     def show(path, bundle, report) -> None:
         if as_json:

@@ -45,6 +45,8 @@ class ZenodoDataset:
     description: str
 
 
+#: Known datasets, by the name ``atmoscope fetch NAME`` takes → Zenodo record, DOI and
+#: description.
 DATASETS = {
     "telescopeml": ZenodoDataset(
         record="10183098",

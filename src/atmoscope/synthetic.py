@@ -51,6 +51,7 @@ __all__ = ["F_NU_UNIT", "PARAMETER_NAMES", "mock_observation", "synthetic_grid",
 #: Parameters of the generator, named as in TelescopeML's training file:
 #: log g (cgs dex), Teff (K), C/O (relative to solar), [M/H] (dex).
 PARAMETER_NAMES = TELESCOPEML_TARGETS
+#: Unit of the generator's flux: surface F_ν, as in TelescopeML's training file.
 F_NU_UNIT = "erg / (s cm2 Hz)"
 
 _HC_OVER_K = 14387.7688  # second radiation constant h c / k, in µm K

@@ -56,7 +56,7 @@ class _Oracle:
     def __init__(self, truth, order):
         self.truth, self.order, self.members = truth, order, [self]
 
-    def sample(self, flux, error, n, seed=0):
+    def sample(self, flux, error, n, seed=0, mask=None):
         spread = np.random.default_rng(seed).normal(size=(len(flux), n, 4))
         return self.truth[self.order[: len(flux)], None] + spread * [0.1, 20, 0.05, 0.05]
 

@@ -18,9 +18,12 @@ def test_point_models_sample_by_monte_carlo_over_the_errors(small_split):
     # row i's draws depend only on (seed, i): the same spectrum alone gives the same
     np.testing.assert_allclose(bundle.sample(grid.flux[:1], grid.flux[:1] / 10, 50, seed=0),
                                samples[:1])
-    # without errors, every sample is the estimate of the spectrum itself
-    still = bundle.sample(grid.flux[:1], None, 5)
+    # without errors, every draw is the estimate of the spectrum itself (the network's own
+    # samples); the systematic floor fitted after training then spreads them
+    still = bundle.sample(grid.flux[:1], None, 5, floor=False)
     np.testing.assert_allclose(still[0], np.repeat(bundle.predict(grid.flux[:1]), 5, axis=0))
+    spread = bundle.sample(grid.flux[:1], None, 50)[0].std(axis=0)
+    np.testing.assert_array_equal(spread > 0, bundle.floor > 0)
 
 
 def test_faint_pixels_are_kept_and_only_non_positive_ones_filled():

@@ -60,7 +60,7 @@ def test_budget_is_kept_within_one_step(small, monkeypatch):
     assert t.stopped_because_ == "time budget of 5 s"
     assert len(t.history_["epoch"]) == 1  # a full epoch is ~30 steps, ~60 clock readings
     assert 5 <= t.train_seconds_ <= 9  # budget + the last step and the validation
-    assert set(t.timings_) == {"setup", "steps", "validation", "checkpoints"}
+    assert set(t.timings_) == {"setup", "steps", "validation", "checkpoints", "calibration"}
 
 
 def test_resume_after_interruption_equals_uninterrupted_run(small, tmp_path, monkeypatch):

@@ -89,10 +89,12 @@ class SpectralGrid:
     # --- shape -------------------------------------------------------------------
     @property
     def n_spectra(self) -> int:
+        """The number of spectra (rows of ``flux``)."""
         return self.flux.shape[0]
 
     @property
     def n_wavelengths(self) -> int:
+        """The number of wavelengths (columns of ``flux``)."""
         return self.flux.shape[1]
 
     @property

@@ -128,7 +128,8 @@ def coverage_report(samples: np.ndarray, truth: np.ndarray, names: Sequence[str]
 def calibrate_estimator(estimator, grid: SpectralGrid, rows: np.ndarray, *,
                         n_spectra: int = 500, n_samples: int = 100,
                         snr_range: tuple[float, float] = (5.0, 100.0), seed: int = 0,
-                        repeat: bool = False, mask_fraction: float = 0.0) -> dict:
+                        repeat: bool = False, mask_fraction: float = 0.0,
+                        monte_carlo: bool = True) -> dict:
     """Coverage of an estimator's uncertainties on noisy held-out grid spectra.
 
     The samples are exactly what prediction reports for the same spectrum, errors and
@@ -146,6 +147,8 @@ def calibrate_estimator(estimator, grid: SpectralGrid, rows: np.ndarray, *,
             (shared by the members of an ensemble).
         snr_range: S/N range, drawn log-uniformly; ``seed``: of observations and samples.
         repeat, mask_fraction: see :func:`held_out_observations`.
+        monte_carlo: also score the Monte-Carlo uncertainty of a posterior's point
+            estimates (one forward pass per draw: the slow part).
 
     Returns:
         :func:`coverage_report` plus ``"snr_range"``, per-spectrum ``"snr"``, ``"method"``
@@ -162,7 +165,7 @@ def calibrate_estimator(estimator, grid: SpectralGrid, rows: np.ndarray, *,
                   n_nodes=int(len(np.unique(obs["rows"]))),
                   method=f"{estimator.sample_label} ({len(members)} model(s) × "
                          f"{samples.shape[1] // len(members)})")
-    if estimator.uncertainty != "monte_carlo":
+    if monte_carlo and estimator.uncertainty != "monte_carlo":
         comparison = coverage_report(point_monte_carlo(estimator, obs["observed"], obs["error"],
                                                        n_samples, seed, obs["mask"]),
                                      obs["truth"], names)

@@ -33,7 +33,7 @@ KINDS = {"point": ("monte_carlo", "Monte-Carlo draws"),
 class Network(nn.Module):
     """Base class of every architecture.
 
-    Class attributes:
+    Attributes:
         kind: ``"point"`` or ``"posterior"`` (set by the two subclasses below).
         reads_errors: whether the input carries the relative-error channel.
         losses: the training criteria it accepts (``TrainConfig.loss``).
@@ -112,6 +112,8 @@ class PosteriorNetwork(Network):
     n_targets: int
 
     def distribution(self, spectrum: torch.Tensor, extra: torch.Tensor):
+        """The posterior over the standardised targets given the network's inputs: an
+        object with ``log_prob`` and ``sample`` (a zuko flow, a torch distribution)."""
         raise NotImplementedError
 
     def loss(self, spectrum, extra, target, criterion="nll"):

@@ -95,10 +95,10 @@ class Prediction:
     ``flags`` are the guard codes raised (:mod:`atmoscope.prediction.guards`) and
     ``notes`` say in words what was assumed or done. ``novelty`` is the novelty score
     (above 1: unlike the training spectra), ``edge_fraction`` the fraction of the
-    networks' own samples (quoted errors, no floor) at or beyond the grid's edge, ``error_inflation`` the factor the errors were
-    multiplied by for a poor fit (1: none). ``best_fit`` holds the parameters of the
-    best-fit model spectrum (the χ² minimum near the estimate) that ``fit``, ``scale``
-    and ``model_flux`` describe.
+    networks' own samples (quoted errors, no floor) at or beyond the grid's edge,
+    ``error_inflation`` the factor the errors were multiplied by for a poor fit (1: none).
+    ``best_fit`` holds the parameters of the best-fit model spectrum (the χ² minimum near
+    the estimate) that ``fit``, ``scale`` and ``model_flux`` describe.
     """
 
     source: str
@@ -267,6 +267,17 @@ class Predictor:
         other.distance_pc, other.radius_rjup = distance_pc, radius_rjup
         return other
 
+    def _prior_spread(self) -> np.ndarray:
+        """Each target's standard deviation if uniform over the training grid's range
+        (infinite where unknown: no grid, or a parameter it does not vary)."""
+        out = np.full(len(self.estimator.targets), np.inf)
+        if self.interpolator is not None:
+            for j, name in enumerate(self.estimator.targets):
+                if name in self.interpolator.bounds_:
+                    lo, hi = self.interpolator.bounds_[name]
+                    out[j] = (hi - lo) / np.sqrt(12.0)
+        return out
+
     def _kind(self) -> str:
         kind = self.grid_flux_kind or flux_kind(self.estimator.flux_unit)
         if kind not in ("fnu", "flambda"):
@@ -370,7 +381,7 @@ class Predictor:
                 factor = prediction.error_inflation = float(np.sqrt(fit.reduced_chi2))
                 quoted = prediction.samples
                 self._sample(prediction, n, flux, error * factor, usable)
-                _widen(prediction, quoted, factor)
+                _widen(prediction, quoted, factor, self._prior_spread())
                 prediction.notes.append(
                     f"poor fit: errors inflated ×{prediction.error_inflation:.3g} "
                     "(√ reduced χ²) for the uncertainty (--no-inflate: as quoted)")
@@ -478,15 +489,15 @@ class Predictor:
         return 10 ** (w @ logf / w.sum())
 
 
-def _widen(p: Prediction, quoted: np.ndarray, factor: float) -> None:
+def _widen(p: Prediction, quoted: np.ndarray, factor: float, prior: np.ndarray) -> None:
     """Each parameter's samples at the inflated errors, stretched about their median where
     needed so that their spread is at least ``factor`` × the spread at the quoted errors:
     what inflating the errors by ``factor`` does to a least-squares fit (the Birge
     ratio), which a network trained on noise alone may not do for a misfit that is not
-    noise."""
+    noise — but never wider than the ``prior`` spread (knowing only the grid's range)."""
     median = np.median(p.samples, axis=0)
     spread = np.std(p.samples, axis=0)
-    wanted = factor * np.std(quoted, axis=0)
+    wanted = np.minimum(factor * np.std(quoted, axis=0), np.maximum(prior, spread))
     stretch = np.where(spread > 0, np.maximum(1.0, wanted / np.where(spread > 0, spread, 1.0)),
                        1.0)
     p.samples = median + (p.samples - median) * stretch

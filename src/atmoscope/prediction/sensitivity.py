@@ -24,7 +24,7 @@ def occlusion_sensitivity(estimator, flux: np.ndarray, window: int = 5) -> np.nd
         window: pixels occluded at a time (odd).
 
     Returns:
-        ``(n_targets, n_wavelengths)``: |Δ prediction| in units of each target's
+        ``(n_targets, n_wavelengths)``: ``|Δ prediction|`` in units of each target's
         standard deviation over the training set (in the network's target scaling).
     """
     flux = np.asarray(flux, dtype=float).ravel()

@@ -26,7 +26,10 @@ __all__ = ["CATALOG_FILE", "FOLDER", "PretrainedModel", "available_models", "cho
            "coverage", "load_pretrained", "model_path", "pretrained_model",
            "reference_prediction"]
 
+#: The folder of the shipped models (one bundle folder each, and the catalog).
 FOLDER = Path(__file__).resolve().parent
+#: The catalog of the shipped models in :data:`FOLDER`: name → description, grid file,
+#: retraining command and reference prediction.
 CATALOG_FILE = "catalog.json"
 #: What a model's coverage score must reach to be said to cover a spectrum.
 FULL = 0.999
@@ -49,6 +52,7 @@ class PretrainedModel:
     path: Path
 
     def to_dict(self) -> dict:
+        """As ``atmoscope models --json`` prints it: every field, the path as a string."""
         out = asdict(self)
         out["path"] = str(self.path)
         return out

@@ -359,7 +359,7 @@ def plot_sensitivity(wavelength_um, sensitivity, names, spectrum=None,
     Args:
         wavelength_um: wavelengths in µm, shape (n_wl,).
         sensitivity: non-negative sensitivity per parameter and pixel (e.g.
-            |∂parameter/∂flux| times the flux error), shape (k, n_wl) (or (n_wl,)).
+            ``|∂parameter/∂flux|`` times the flux error), shape (k, n_wl) (or (n_wl,)).
             Each row keeps its own y scale.
         names: the k parameter names, one per row.
         spectrum: optional flux, shape (n_wl,); drawn faintly behind every row,

@@ -212,7 +212,7 @@ def plot_parity(y_true, y_pred, names, units=None, path: str | Path | None = Non
 def plot_residuals(y_true, y_pred, names, units=None, path: str | Path | None = None):
     """Histogram of residuals (pred − true), one panel per target.
 
-    Vertical lines mark zero and ±q68, the 68 % quantile of |residual|. The histogram
+    Vertical lines mark zero and ±q68, the 68 % quantile of ``|residual|``. The histogram
     spans the central 99 % of residuals (widened to show the lines); the count of
     residuals beyond that range is noted in the panel.
 

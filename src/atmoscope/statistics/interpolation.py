@@ -56,7 +56,9 @@ class GridInterpolator:
         log_flux: interpolate log10 flux (default; needs positive flux) rather
             than flux itself.
 
-    Attributes (set by :meth:`fit`):
+    :meth:`fit` sets the attributes below.
+
+    Attributes:
         grid_: the grid fitted to.
         params_: the parameters interpolated over, in order (constant ones
             removed).

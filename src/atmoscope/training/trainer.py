@@ -230,7 +230,11 @@ class Trainer:
             self.novelty_ = fit_novelty(bundle, grid, split.train, split.val,
                                         snr_range=cfg.noise_snr or (5.0, 100.0), gaps=cfg.gaps,
                                         seed=cfg.seed)
-            self.systematics_ = fit_systematic_floor(bundle, grid, split.val, seed=cfg.seed)
+            # Monte-Carlo draws cost a forward pass each: fewer for point networks
+            point = bundle.kind == "point"
+            self.systematics_ = fit_systematic_floor(
+                bundle, grid, split.val, seed=cfg.seed, n_observations=400 if point else 1000,
+                n_samples=40 if point else 100)
             self.timings_["calibration"] = time.perf_counter() - start
         return self
 
