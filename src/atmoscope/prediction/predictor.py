@@ -335,8 +335,8 @@ class Predictor:
 
         Raises:
             SpectrumError: fewer than :data:`~atmoscope.prediction.guards.MIN_PIXELS`
-                pixels with data, or a best-fit flux scale that is not positive (the
-                spectrum is not like any model: e.g. pure noise).
+                pixels with data, or a best-fit model spectrum not detected at 5σ (a flux
+                scale negative, zero or within its noise: e.g. pure noise).
         """
         if not isinstance(spectrum, ObservedSpectrum):
             spectrum = read_spectrum(spectrum, **read_options)
@@ -394,8 +394,11 @@ class Predictor:
         if self.interpolator is not None and set(self.interpolator.params_) <= set(est.targets):
             # on the networks' own posterior at the quoted errors: the floor and the
             # inflation widen it on purpose, and would put mass past any edge
-            own = est.sample(flux[None], None if error is None else error[None], n, self.seed,
-                             mask=usable[None], floor=False)[0]
+            own = prediction.samples
+            if prediction.error_inflation != 1.0 or any(m.floor is not None
+                                                        for m in est.members):
+                own = est.sample(flux[None], None if error is None else error[None], n,
+                                 self.seed, mask=usable[None], floor=False)[0]
             prediction.edge_fraction = edge_fraction(own, est.targets, self.interpolator)
         prediction.flags = guard_flags(
             edge=prediction.edge_fraction, novelty=prediction.novelty,
