@@ -62,7 +62,7 @@ class TrainConfig:
             neighbouring nodes interpolation errs about four times less, so this is
             cautious there — and small beside the gap between any grid and real objects.
         gaps: fraction of training spectra given random gaps
-            (:func:`~atmoscope.training.augment.random_gaps`), the network reading a mask
+            (:func:`~atmoscope.data.noise.random_gaps`), the network reading a mask
             channel; only architectures that accept a mask (posterior models, which
             default to 0.5).
         calibrate: after training, fit the novelty score and the systematic floor on
@@ -188,8 +188,10 @@ class Trainer:
 
     After :meth:`fit`: ``model_``, ``preprocessor_``, ``history_`` (per-epoch lists),
     ``config_`` (resolved), ``best_epoch_``, ``stopped_because_``, ``train_seconds_``
-    (the training loop's wall time, which ``budget`` bounds) and ``timings_`` (seconds
-    spent in set-up, optimiser steps, validation and checkpoints).
+    (the training loop's wall time, which ``budget`` bounds), ``timings_`` (seconds
+    spent in set-up, optimiser steps, validation, checkpoints and calibration), and
+    ``novelty_`` and ``systematics_`` (the novelty score and the systematic floor fitted
+    on the validation nodes; None with ``calibrate=False``).
     """
 
     def __init__(self, config: TrainConfig, checkpoint: str | Path | None = None,
