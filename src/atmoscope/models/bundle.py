@@ -31,6 +31,7 @@ import platform
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -217,13 +218,17 @@ class ModelBundle:
         its embedding over the threshold calibrated on held-out grid spectra (above 1:
         stranger than 99 % of them; :class:`~atmoscope.models.novelty.NoveltyScore`).
         None when the bundle has no novelty calibration (older bundles)."""
-        from atmoscope.models.novelty import NoveltyScore
-
         if not self.novelty:
             return None
         embeddings = self.embed(flux, error, mask)
-        return None if embeddings is None else NoveltyScore.from_dict(self.novelty).score(
-            embeddings)
+        return None if embeddings is None else self._novelty_score.score(embeddings)
+
+    @cached_property
+    def _novelty_score(self):
+        """:attr:`novelty` parsed once (a D × D precision matrix from JSON), not per call."""
+        from atmoscope.models.novelty import NoveltyScore
+
+        return NoveltyScore.from_dict(self.novelty)
 
     @torch.no_grad()
     def sample(self, flux: np.ndarray, error: np.ndarray | None = None, n: int = 1000,
