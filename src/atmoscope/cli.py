@@ -15,6 +15,7 @@ from pathlib import Path
 
 import click
 
+from atmoscope._device import DEVICES
 from atmoscope._version import __version__
 from atmoscope.errors import AtmoscopeError
 
@@ -137,6 +138,58 @@ def grid_info(path: Path, as_json: bool, drop_duplicates: str | None, targets: s
     click.echo(f"content hash {s['content_hash']}")
 
 
+# --- survey ----------------------------------------------------------------------------
+@cli.group()
+def survey() -> None:
+    """Survey files: many spectra in one Parquet or FITS file, one per row."""
+
+
+def _parse_snr(value: str) -> float | tuple[float, float]:
+    """S/N: LOW,HIGH or one positive number."""
+    if "," in value:
+        return _parse_pair(value, "--snr")
+    try:
+        snr = float(value)
+    except ValueError:
+        raise click.BadParameter(f"expected S or LOW,HIGH (e.g. 20,200), got {value!r}",
+                                 param_hint="--snr") from None
+    if not 0 < snr < float("inf"):
+        raise click.BadParameter(f"need a positive finite S/N, got {value!r}",
+                                 param_hint="--snr")
+    return snr
+
+
+@survey.command("synthetic")
+@click.option("--n", "n", type=click.IntRange(1), required=True, help="Number of spectra.")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Output file: .parquet (streamed, any size) or .fits (built in memory).")
+@click.option("--model", default="bobcat", show_default=True,
+              help="Built-in model (or bundle folder) whose embedded grid gives the spectra.")
+@click.option("--snr", default="20,200", show_default=True,
+              help="S/N range LOW,HIGH (log-uniform, one per spectrum), or one S/N for all.")
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True)
+def survey_synthetic(n: int, out: Path, model: str, snr: str, seed: int) -> None:
+    """Write noisy spectra with known parameters, drawn inside a model's grid.
+
+    Parameters uniform inside the grid, spectra interpolated between its nodes, Gaussian
+    noise at each spectrum's S/N (error = model flux / S/N); the parameters and the S/N are
+    stored as truth columns. The same seed gives the same file.
+    """
+    from atmoscope.evaluation import synthetic_survey
+    from atmoscope.observed import read_survey_rows
+
+    start = time.perf_counter()
+    snr_value = _parse_snr(snr)
+    path = synthetic_survey(out, n, model=model, snr=snr_value, seed=seed,
+                            progress=sys.stderr.isatty())
+    first = read_survey_rows(path, 0, 1)
+    snr_text = (f"{snr_value[0]:g}–{snr_value[1]:g}" if isinstance(snr_value, tuple)
+                else f"{snr_value:g}")
+    click.echo(f"wrote {path}: {n} spectra × {first.n_pixels} wavelengths from {model} "
+               f"(S/N {snr_text}, seed {seed}; truths {', '.join(first.truths.columns)}) "
+               f"in {time.perf_counter() - start:.1f} s")
+
+
 # --- fetch -----------------------------------------------------------------------------
 @cli.command("fetch")
 @click.argument("source", default="telescopeml")
@@ -250,21 +303,26 @@ def _parse_snr_range(value: str | None, flag: str = "--noise-snr"):
               show_default=True, help="Whether the grid's flux is the true surface flux in "
               "its unit, or right only up to a constant (then no radius is implied from a "
               "distance).")
+@click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True,
+              help="Where the network trains: auto is a CUDA GPU when torch sees one, else "
+              "the CPU. The bundle is saved for the CPU either way.")
 @_grid_options
 def train_cmd(grid_path, model, split_kind, holdout, out, epochs, budget, batch_size, lr,
               noise_snr, noise_profile, offnode, offnode_source, gaps, no_calibrate, seed,
               resume, as_json,
               drop_duplicates, scale_free, ensemble, wavelength_range, embed_grid, flux_scale,
-              targets, wavelength_unit, flux_unit) -> None:
+              device, targets, wavelength_unit, flux_unit) -> None:
     """Train a model on a grid and write a bundle (weights, preprocessing, provenance).
 
     The grid must state its flux unit (or be in TelescopeML's layout, which is F_nu):
     a model has to know what kind of flux density it was trained on."""
+    from atmoscope._device import resolve_device
     from atmoscope.data.splits import make_split
     from atmoscope.evaluation.report import format_report
     from atmoscope.training.trainer import TrainConfig
     from atmoscope.workflows import noise_profile_from_spectrum, train_ensemble, training_summary
 
+    resolve_device(device)  # --device cuda without a GPU: say so before reading the grid
     g = _load_grid(grid_path, targets, wavelength_unit, flux_unit, drop_duplicates)
     if wavelength_range is not None:
         g = g.crop(*_parse_pair(wavelength_range, "--wavelength-range"))
@@ -278,7 +336,7 @@ def train_cmd(grid_path, model, split_kind, holdout, out, epochs, budget, batch_
                          noise_profile=None if noise_profile is None else
                          noise_profile_from_spectrum(noise_profile, g),
                          offnode=offnode, offnode_source=offnode_source, gaps=gaps,
-                         calibrate=not no_calibrate)
+                         calibrate=not no_calibrate, device=device)
 
     def show(path, bundle, report) -> None:
         if as_json:
@@ -476,6 +534,8 @@ def _prediction_options(func):
                      "(spectrum fit, corner plot, sensitivity)."),
         click.option("--format", "fig_format", type=click.Choice(["png", "pdf", "svg"]),
                      default="png", show_default=True, help="Format of --figures."),
+        click.option("--device", type=click.Choice(DEVICES), default="cpu", show_default=True,
+                     help="Where the networks compute (auto: a CUDA GPU if there is one)."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -504,15 +564,20 @@ def _split_inputs(inputs: tuple[str, ...], model: str | None) -> tuple[str | Non
     return model, list(inputs)
 
 
+def _predictor_options(o: dict) -> dict:
+    if o["radius"] is not None and o["distance"] is None:
+        raise click.UsageError("--radius needs --distance")
+    return {"n_samples": o["samples"], "n_draws": o["draws"], "seed": o["seed"],
+            "distance_pc": o["distance"], "radius_rjup": o["radius"],
+            "grid": None if o["grid_path"] is None else str(o["grid_path"]),
+            "allow_partial": o["allow_partial"], "grid_flux_kind": o["grid_flux"],
+            "inflate": not o["no_inflate"], "device": o["device"]}
+
+
 def _model_choice(model, o: dict):
     from atmoscope.prediction import ModelChoice
 
-    if o["radius"] is not None and o["distance"] is None:
-        raise click.UsageError("--radius needs --distance")
-    return ModelChoice(model, n_samples=o["samples"], n_draws=o["draws"], seed=o["seed"],
-                       distance_pc=o["distance"], radius_rjup=o["radius"],
-                       grid=o["grid_path"], allow_partial=o["allow_partial"],
-                       grid_flux_kind=o["grid_flux"], inflate=not o["no_inflate"])
+    return ModelChoice(model, **_predictor_options(o))
 
 
 def _figure_writer(o: dict):
@@ -553,37 +618,54 @@ def _write_extras(pairs, o: dict, report_path: Path | None) -> None:
 @click.option("--distances", "distances_path", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="Table of object (or file) and distance_pc [, radius_rjup] "
               "columns: a distance per object of a batch.")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local",
+              show_default=True, help="Where a batch runs: this machine's cores, or Ray "
+              "(pip install 'atmoscope[ray]'; a local Ray, or a cluster with --ray-address).")
+@click.option("--ray-address", default=None, help="Ray cluster to join (e.g. 'auto', "
+              "'ray://head:10001'); default: start a local Ray.")
+@click.option("--workers", type=click.IntRange(1), default=None,
+              help="Processes (local) or Ray actors of a batch; default: one per core.")
+@click.option("--chunk-size", "chunk", type=click.IntRange(1), default=None,
+              help="Spectra per chunk of a batch: the unit of work and of checkpointing "
+              "(default: 32 files, or 1024 rows of a survey file).")
 @_prediction_options
-def predict_cmd(inputs, out, as_json, report_path, distances_path, **o) -> None:
-    """Predict parameters, with uncertainties, of observed spectra (CSV, text, FITS).
+def predict_cmd(inputs, out, as_json, report_path, distances_path, engine, ray_address,
+                workers, chunk, **o) -> None:
+    """Predict parameters, with uncertainties, of observed spectra (CSV, text, FITS), or
+    of survey files of many spectra each (Parquet, FITS tables; `atmoscope survey`).
 
     With no --model, each spectrum goes to the built-in model whose wavelengths best
     cover it (see `atmoscope models`); `predict BUNDLE SPECTRUM...` uses that bundle.
-    A batch exits with status 1 when no spectrum could be predicted."""
+    Many spectra run as batches in chunks on every core (--engine ray: on Ray); with
+    --out, finished chunks are kept beside the catalog, and rerunning a killed batch
+    with the same --out resumes it. A batch exits with status 1 when no spectrum could
+    be predicted."""
+    from atmoscope.observed.survey import is_survey_file
     from atmoscope.prediction import (
         catalog_format,
         predict_catalog,
         read_distances,
         spectrum_files,
-        write_catalog,
     )
     from atmoscope.prediction.choice import ALL
+    from atmoscope.prediction.ray_engine import require_engine
     from atmoscope.workflows import format_predictions
 
     model, patterns = _split_inputs(inputs, o.pop("model"))
     files = spectrum_files(patterns)
     if out is not None:
         catalog_format(out)  # refuse an unknown extension before any work
-    choice = _model_choice(model, o)
+    require_engine(engine)  # a missing extra is the first thing to hear of
+    options = _predictor_options(o)
     distances = read_distances(distances_path) if distances_path is not None else None
     read = _read_options(o)
-    if len(files) == 1 and out is None:
+    if len(files) == 1 and out is None and not is_survey_file(files[0]):
         from atmoscope.observed import read_spectrum
         from atmoscope.prediction import distance_for
         from atmoscope.prediction.predictor import object_name
 
         spectrum = read_spectrum(files[0], **read)
-        pairs, note = choice.predict(
+        pairs, note = _model_choice(model, o).predict(
             spectrum, *distance_for(distances, files[0], object_name(spectrum)))
         if note:
             click.echo(note, err=True)
@@ -598,16 +680,24 @@ def predict_cmd(inputs, out, as_json, report_path, distances_path, **o) -> None:
         return None
     if as_json or report_path is not None:
         raise click.UsageError("--json and --report take one spectrum; use --out for many")
-    table = predict_catalog(choice, files, distances=distances,
-                            on_prediction=_figure_writer(o), **read)
-    ok = table.loc[table.status == "ok", "source"].nunique()
+    figures = _figure_writer(o)
+    if figures is not None and engine != "local":
+        raise click.UsageError("--figures are drawn by the local engine (--engine local)")
+    sizes = {} if chunk is None else {"files_per_chunk": chunk, "rows_per_chunk": chunk}
+    table = predict_catalog(
+        model, files, distances=distances, on_prediction=figures, out=out,
+        meta={"model": model or "best-covering built-in model"},
+        options={k: v for k, v in options.items() if k != "device"}, engine=engine,
+        workers=workers, ray_address=ray_address, device=options["device"], **sizes, **read)
+    spectra = table[[c for c in ("source", "row") if c in table]].astype(str).agg("#".join,
+                                                                                  axis=1)
+    ok, total = spectra[table.status == "ok"].nunique(), spectra.nunique()
     if out is None:
         click.echo(table.to_string(index=False))
     else:
-        write_catalog(table, out, meta={"model": model or "best-covering built-in model"})
-        click.echo(f"wrote {out}: {ok} of {len(files)} spectra predicted")
+        click.echo(f"wrote {out}: {ok} of {total} spectra predicted")
     if ok == 0:
-        click.echo(f"error: none of the {len(files)} spectra could be predicted (see the "
+        click.echo(f"error: none of the {total} spectra could be predicted (see the "
                    "error column)", err=True)
         return 1
     return None

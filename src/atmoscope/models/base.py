@@ -130,6 +130,8 @@ class PosteriorNetwork(Network):
         """Posterior mean from 64 samples, the same 64 base draws for every spectrum
         (deterministic and independent of the batch; the Monte-Carlo error, 1/8 of the
         posterior width, adds under 1 % to an RMSE)."""
-        z = torch.randn(64, self.n_targets, generator=torch.Generator().manual_seed(0))
+        # drawn on the CPU (the same draws on every device), then moved to the input's
+        z = torch.randn(64, self.n_targets, generator=torch.Generator().manual_seed(0)
+                        ).to(spectrum.device)
         return self.transform_noise(spectrum, extra,
                                     z.expand(spectrum.shape[0], -1, -1)).mean(dim=1)

@@ -64,14 +64,30 @@ class Ensemble:
         return np.mean([m.predict(flux, error, mask) for m in self.members], axis=0)
 
     def sample(self, flux: np.ndarray, error: np.ndarray | None = None, n: int = 1000,
-               seed: int = 0, mask: np.ndarray | None = None, floor: bool = True
-               ) -> np.ndarray:
+               seed: int = 0, mask: np.ndarray | None = None, floor: bool = True,
+               rows: np.ndarray | None = None) -> np.ndarray:
         """An equal mixture: each member draws ``ceil(n / len(members))`` samples (member
         ``i`` with seed ``seed + i``); shape ``(n_spectra, members × per member, k)``.
-        ``floor``: as :meth:`ModelBundle.sample`."""
+        ``floor``, ``rows``: as :meth:`ModelBundle.sample`."""
         per = -(-n // len(self.members))
-        return np.concatenate([m.sample(flux, error, per, seed=seed + i, mask=mask, floor=floor)
+        return np.concatenate([m.sample(flux, error, per, seed=seed + i, mask=mask, floor=floor,
+                                        rows=rows)
                                for i, m in enumerate(self.members)], axis=1)
+
+    def add_floor(self, samples: np.ndarray, seed: int = 0,
+                  rows: np.ndarray | None = None) -> np.ndarray:
+        """Each member's systematic floor added to its share of ``samples`` (as
+        :meth:`sample` lays them out), so that ``sample(floor=True)`` is
+        ``add_floor(sample(floor=False))``."""
+        per = samples.shape[1] // len(self.members)
+        return np.concatenate([m.add_floor(samples[:, i * per:(i + 1) * per], seed + i, rows)
+                               for i, m in enumerate(self.members)], axis=1)
+
+    def to(self, device) -> Ensemble:
+        """Every member on ``device`` (:meth:`ModelBundle.to`); returns ``self``."""
+        for member in self.members:
+            member.to(device)
+        return self
 
     def novelty_score(self, flux: np.ndarray, error: np.ndarray | None = None,
                       mask: np.ndarray | None = None) -> np.ndarray | None:

@@ -12,8 +12,8 @@ so that what ``calibrate`` measures is what ``predict`` reports:
 * :func:`monte_carlo_samples` — TelescopeML's uncertainty: a point estimator applied to
   noisy copies of each spectrum drawn from its errors.
 
-Random numbers are seeded per spectrum (``default_rng([seed, row])``), so a spectrum's
-samples do not depend on the batch it comes in.
+Random numbers are seeded per spectrum (``default_rng([seed, row])``, the row key the
+caller chooses), so a spectrum's samples do not depend on the batch it comes in.
 """
 
 from __future__ import annotations
@@ -75,7 +75,8 @@ def network_error(flux: np.ndarray, error: np.ndarray, usable: np.ndarray,
 def monte_carlo_samples(point: Callable[[np.ndarray, np.ndarray | None], np.ndarray],
                         flux: np.ndarray, error: np.ndarray | None, n: int, seed: int,
                         usable: np.ndarray, wavelength: np.ndarray,
-                        pass_errors: bool = False) -> np.ndarray:
+                        pass_errors: bool = False, rows: np.ndarray | None = None
+                        ) -> np.ndarray:
     """Point estimates of ``n`` noisy copies of each spectrum (TelescopeML's Monte-Carlo).
 
     Args:
@@ -83,10 +84,12 @@ def monte_carlo_samples(point: Callable[[np.ndarray, np.ndarray | None], np.ndar
             gets filled flux (:func:`network_flux`).
         flux, error: spectra ``(s, L)`` and their 1σ errors (None: no draws, every
             sample is the estimate of the spectrum itself).
-        n: draws per spectrum; ``seed``: draws of row ``i`` from ``default_rng([seed, i])``.
+        n: draws per spectrum; ``seed``: draws of row ``i`` from
+            ``default_rng([seed, rows[i]])``.
         usable: ``(s, L)`` pixels with data (others get no noise and are filled).
         wavelength: the pixels' wavelengths, for the filling.
         pass_errors: hand each draw the errors of its spectrum (networks that read them).
+        rows: each spectrum's random stream (default ``0, 1, …``).
 
     Returns:
         ``(s, n, k)`` samples.
@@ -96,12 +99,14 @@ def monte_carlo_samples(point: Callable[[np.ndarray, np.ndarray | None], np.ndar
         estimate = point(network_flux(flux, usable, wavelength), None)
         return np.repeat(estimate[:, None], n, axis=1)
     sigma = np.where(usable, error, 0.0)
+    keys = np.arange(s) if rows is None else rows
     rows_per_chunk = max(1, _CHUNK // max(n, 1))
     out = []
     for start in range(0, s, rows_per_chunk):
         rows = range(start, min(start + rows_per_chunk, s))
         draws = np.concatenate([
-            flux[i] + np.random.default_rng([seed, i]).standard_normal((n, length)) * sigma[i]
+            flux[i] + np.random.default_rng([seed, int(keys[i])]).standard_normal((n, length))
+            * sigma[i]
             for i in rows])
         draw_usable = np.repeat(usable[rows.start:rows.stop], n, axis=0)
         draw_error = np.repeat(error[rows.start:rows.stop], n, axis=0) if pass_errors else None

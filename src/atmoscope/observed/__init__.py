@@ -12,9 +12,17 @@ A file format of one's own is one decorated function returning a
     @register_spectrum_reader(".spec")
     def read_spec(path):
         return SpectrumTable.from_frame(parse(path), units={"wave": "nm"})
+
+Many spectra in one file (a survey: Parquet or FITS, one spectrum per row) are read in
+chunks of bounded memory and cleaned, converted and resampled a chunk at a time::
+
+    for batch in read_survey("survey.parquet", chunk_size=4096):
+        batch, reports = clean_batch(batch)
+        on_grid = resample_batch(convert_batch(batch, "fnu"), grid_wavelengths)
 """
 
 from atmoscope.errors import SpectrumError
+from atmoscope.observed.batch import clean_batch, convert_batch, resample_batch
 from atmoscope.observed.cleaning import CleaningReport, clean_spectrum
 from atmoscope.observed.conversion import (
     best_scale,
@@ -31,23 +39,42 @@ from atmoscope.observed.formats import (
 )
 from atmoscope.observed.readers import read_spectrum
 from atmoscope.observed.spectrum import ObservedSpectrum
+from atmoscope.observed.survey import (
+    SpectrumBatch,
+    SurveyWriter,
+    is_survey_file,
+    read_survey,
+    read_survey_rows,
+    survey_length,
+    write_survey,
+)
 from atmoscope.observed.units import flux_kind, parse_unit
 
 __all__ = [
     "CleaningReport",
     "ObservedSpectrum",
     "SPECTRUM_READERS",
+    "SpectrumBatch",
     "SpectrumError",
     "SpectrumTable",
+    "SurveyWriter",
     "best_scale",
+    "clean_batch",
     "clean_spectrum",
+    "convert_batch",
     "flux_kind",
     "implied_radius",
+    "is_survey_file",
     "parse_unit",
     "read_spectrum",
+    "read_survey",
+    "read_survey_rows",
     "register_spectrum_reader",
     "resample",
+    "resample_batch",
     "scale_to_surface",
+    "survey_length",
     "to_flambda",
     "to_fnu",
+    "write_survey",
 ]

@@ -11,13 +11,11 @@
 
 from __future__ import annotations
 
-import warnings
-
 import astropy.units as u
 import numpy as np
-from spectres import spectres
 
 from atmoscope.errors import SpectrumError
+from atmoscope.observed.rebin import bin_edges, rebin
 from atmoscope.observed.spectrum import ObservedSpectrum
 from atmoscope.observed.units import F_LAMBDA_CGS, F_NU_CGS, parse_unit
 
@@ -96,15 +94,6 @@ def to_flambda(spec: ObservedSpectrum, unit: str | u.UnitBase = F_LAMBDA_CGS) ->
 
 
 # --- resampling -----------------------------------------------------------------------
-def _edges(centres: np.ndarray) -> np.ndarray:
-    """Bin edges as SpectRes draws them: midpoints, the end bins mirrored."""
-    edges = np.empty(centres.size + 1)
-    edges[1:-1] = 0.5 * (centres[1:] + centres[:-1])
-    edges[0] = centres[0] - 0.5 * (centres[1] - centres[0])
-    edges[-1] = centres[-1] + 0.5 * (centres[-1] - centres[-2])
-    return edges
-
-
 def _span_um(lo: float, hi: float, unit: u.UnitBase) -> str:
     lo_um, hi_um = (np.array([lo, hi]) * unit).to_value(u.um)
     return f"{lo_um:.4f}–{hi_um:.4f} µm"
@@ -179,7 +168,7 @@ def _overlaps_usable(wave, w_good, source_edges, target_edges) -> np.ndarray:
     lying wholly inside a stretch of unusable pixels (a gap) overlaps none.
     """
     pixels = np.unique(wave[np.isfinite(wave)])
-    pixel_edges = _edges(pixels) if pixels.size > 1 else source_edges
+    pixel_edges = bin_edges(pixels) if pixels.size > 1 else source_edges
     index = np.searchsorted(pixels, w_good)
     good_lo, good_hi = pixel_edges[index], pixel_edges[index + 1]
     last = np.searchsorted(good_lo, target_edges[1:], side="left") - 1
@@ -191,16 +180,17 @@ def resample(
 ) -> ObservedSpectrum:
     """Flux-conserving resampling onto new wavelengths, errors propagated.
 
-    Uses SpectRes (Carnall 2017): each new bin's flux is the width-weighted mean
-    of the old bins it overlaps, so the integrated flux is kept; its error is
-    the matching combination of the old errors (white noise averaged over k
-    pixels shrinks by √k). Only usable pixels take part (``mask`` True, finite
+    As SpectRes (Carnall 2017; vectorised in :mod:`atmoscope.observed.rebin`): each new
+    bin's flux is the width-weighted mean of the old bins it overlaps, so the integrated
+    flux is kept; its error is the matching combination of the old errors (white noise
+    averaged over k pixels shrinks by √k). Only usable pixels take part (``mask`` True, finite
     flux and, when there are errors, finite positive errors). Bins are those
     SpectRes draws: edges midway between neighbouring wavelengths.
 
     A new bin that lies wholly inside a stretch of unusable pixels (a gap) would
     otherwise get a value interpolated across the gap; it is masked and set to
-    NaN instead, and counted in ``meta['gap_masked']``.
+    NaN instead, and counted in ``meta['gap_masked']``. A spectrum already on
+    ``new_wavelength`` with every pixel usable is copied unchanged.
 
     Args:
         spec: the spectrum, usable pixels in ascending order (as
@@ -225,18 +215,21 @@ def resample(
     wave = spec.wavelength.to_value(new.unit)
     flux, error = spec.flux.value, None if spec.error is None else spec.error.value
     usable = _usable_pixels(spec, wave, flux, error)
+    if usable.all() and wave.shape == target.shape and np.array_equal(wave, target):
+        # Already on the target grid, every pixel usable: the identity (SpectRes would only
+        # add rounding); resample_batch does the same, so both paths agree exactly.
+        meta = dict(spec.meta, uncovered=0, gap_masked=0, resampled_from=spec.n_pixels)
+        meta.pop("negative_flux", None)
+        return ObservedSpectrum(wavelength=new, flux=flux * spec.flux.unit,
+                                error=None if error is None else error * spec.flux.unit,
+                                mask=np.ones(target.size, dtype=bool), meta=meta)
     w_good = wave[usable]
-    source_edges, target_edges = _edges(w_good), _edges(target)
+    source_edges, target_edges = bin_edges(w_good), bin_edges(target)
     if not allow_partial:
         _check_coverage(name, source_edges, target_edges, new.unit)
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        result = spectres(
-            target, w_good, flux[usable],
-            spec_errs=None if error is None else error[usable], fill=np.nan, verbose=False,
-        )
-    new_flux, new_error = result if error is not None else (result, None)
+    new_flux, new_error = rebin(target, w_good, flux[usable],
+                                None if error is None else error[usable])
     covered = np.isfinite(new_flux)
     gap = covered & ~_overlaps_usable(wave, w_good, source_edges, target_edges)
     new_flux[gap] = np.nan

@@ -13,10 +13,10 @@ import pandas as pd
 from atmoscope._atomic import atomic_path
 from atmoscope._version import __version__
 from atmoscope.data.targets import target_label
-from atmoscope.errors import AtmoscopeError, ConfigError, SpectrumError
-from atmoscope.observed import read_spectrum
+from atmoscope.errors import ConfigError, SpectrumError
 from atmoscope.prediction.choice import ModelChoice
-from atmoscope.prediction.predictor import Prediction, Predictor, file_stem, object_name
+from atmoscope.prediction.engine import FILES_PER_CHUNK, ROWS_PER_CHUNK
+from atmoscope.prediction.predictor import Prediction, Predictor, file_stem
 
 __all__ = ["CATALOG_FORMATS", "catalog_format", "catalog_rows", "distance_for",
            "predict_catalog", "read_distances", "write_catalog"]
@@ -130,43 +130,88 @@ def catalog_rows(p: Prediction, distance_pc: float | None = None) -> dict:
     return row
 
 
-def predict_catalog(model, files: Sequence[Path], progress: bool = True,
+def predict_catalog(model, files: Sequence[str | Path], progress: bool = True,
                     distances: Mapping[str, tuple[float, float | None]] | None = None,
                     on_prediction: Callable[[Prediction, Predictor], None] | None = None,
+                    *, out: str | Path | None = None, meta: dict | None = None,
+                    options: Mapping | None = None, engine: str = "local",
+                    workers: int | None = None, ray_address: str | None = None,
+                    files_per_chunk: int = FILES_PER_CHUNK,
+                    rows_per_chunk: int = ROWS_PER_CHUNK, device: str = "cpu",
                     **read_options) -> pd.DataFrame:
-    """Predict every file; one row per file (and model) with estimates, percentiles,
-    χ², flags.
+    """Predict every spectrum of the inputs; one row per spectrum (and model) with
+    estimates, percentiles, χ², flags, through the catalog engine
+    (:mod:`atmoscope.prediction.engine`): chunks predicted as batches, on this machine's
+    cores or on Ray.
 
     Args:
-        model: a :class:`~atmoscope.prediction.ModelChoice`, or what it takes as
-            ``model`` (a :class:`~atmoscope.prediction.Predictor`, a bundle path, ...).
+        model: a built-in model's name, a bundle path, ``"all"`` or None (as
+            :class:`~atmoscope.prediction.ModelChoice` takes them, with ``options``), or
+            a :class:`~atmoscope.prediction.ModelChoice` or
+            :class:`~atmoscope.prediction.Predictor` (run in this process).
+        files: spectrum files and survey files (many spectra each).
         distances: distance and radius per object (:func:`read_distances`).
         on_prediction: called with each prediction and its predictor (e.g. to write
-            its figures).
+            its figures); the batch then runs in this process.
+        out: the catalog file; with it, finished chunks are kept beside it and a rerun
+            resumes (:class:`~atmoscope.prediction.engine.Checkpoint`), and the catalog
+            is written (atomically) at the end with ``meta``.
+        options: :class:`~atmoscope.prediction.Predictor` options (``n_samples``,
+            ``seed``, ...).
+        engine, workers, ray_address: where the chunks run
+            (:func:`~atmoscope.prediction.engine.run_catalog`).
+        files_per_chunk, rows_per_chunk: chunk sizes (spectrum files; survey rows).
+        device: where the networks run.
 
-    A file that cannot be read or predicted gets a row with ``status`` ``error`` and
+    A spectrum that cannot be read or predicted gets a row with ``status`` ``error`` and
     the message in ``error``; the batch goes on.
     """
-    from tqdm.auto import tqdm
+    from atmoscope.prediction.engine import Checkpoint, fingerprint, plan_chunks, run_catalog
 
-    choice = model if isinstance(model, ModelChoice) else ModelChoice(model)
-    rows = []
-    for path in tqdm([Path(f) for f in files], desc="predict", unit="spectrum",
-                     disable=None if progress else True):
-        row: dict = {"source": str(path), "object": file_stem(path)}
-        try:
-            spectrum = read_spectrum(path, **read_options)
-            row["object"] = object_name(spectrum) or row["object"]
-            pairs, _ = choice.predict(spectrum, *distance_for(distances, path, row["object"]))
-            for p, predictor in pairs:
-                rows.append(catalog_rows(p, predictor.distance_pc))
-                if on_prediction is not None:
-                    on_prediction(p, predictor)
-        except (AtmoscopeError, OSError) as exc:
-            rows.append({**row, "status": "error", "error": " ".join(str(exc).split())})
-    table = pd.DataFrame(rows)
-    if "error" not in table:
-        table["error"] = ""
+    chunks = plan_chunks(files, files_per_chunk=files_per_chunk,
+                         rows_per_chunk=rows_per_chunk)
+    if isinstance(model, Predictor):
+        model = ModelChoice(model)
+    portable = not isinstance(model, ModelChoice)  # a spec each process loads itself
+    if not portable:
+        if engine != "local":
+            raise ConfigError(f"--engine {engine} needs a model by name or path")
+        workers = 1
+    kwargs = {"model": model, "options": dict(options or {}), "read_options": read_options,
+              "distances": distances, "device": device}
+    run = {"engine": engine, "workers": workers, "ray_address": ray_address,
+           "progress": progress, "on_prediction": on_prediction,
+           "bands": True if on_prediction is not None else False}
+    if out is None:
+        frames: dict[int, pd.DataFrame] = {}
+        run_catalog(chunks, kwargs, on_result=frames.__setitem__, **run)
+        table = pd.concat([frames[i] for i in sorted(frames)] or [pd.DataFrame()],
+                          ignore_index=True)
+        return _finish(table)
+    key = fingerprint(chunks, model=str(model) if portable else repr(model),
+                      **{k: v for k, v in kwargs.items() if k not in ("model", "device")})
+    checkpoint = Checkpoint(out, key)
+    done = checkpoint.done()
+    todo = [c for c in chunks if c["index"] not in done]
+    if done and todo and progress:
+        import sys
+
+        print(f"{out}: resuming, {len(done)} of {len(chunks)} chunks already done",
+              file=sys.stderr)
+    from atmoscope.prediction.engine import chunk_size
+
+    run_catalog(todo, kwargs, on_result=checkpoint.write, total=sum(map(chunk_size, chunks)),
+                done=sum(chunk_size(c) for c in chunks if c["index"] in done), **run)
+    table = _finish(checkpoint.table())
+    write_catalog(table, out, meta=meta)
+    checkpoint.remove()
+    return table
+
+
+def _finish(table: pd.DataFrame) -> pd.DataFrame:
+    for column in ("error", "flags", "notes"):
+        if column not in table:
+            table[column] = ""
     return table.fillna({"error": "", "flags": "", "notes": ""})
 
 

@@ -86,19 +86,90 @@ class ModelChoice:
         Args:
             distance_pc, radius_rjup: this object's, instead of the shared options'.
         """
-        predictors, note = self.predictors(spectrum)
-        if distance_pc is not None:
-            predictors = [p.at_distance(distance_pc, radius_rjup) for p in predictors]
-        pairs, refused = [], []
-        for predictor in predictors:
+        result = self.predict_many([spectrum], [(distance_pc, radius_rjup)])[0]
+        if isinstance(result, AtmoscopeError):
+            raise result
+        return result
+
+    def predict_many(self, spectra, distances=None, *, bands: bool | None = None) -> list:
+        """:meth:`predict` for many spectra, each model's share as one batch
+        (:meth:`Predictor.predict_many`).
+
+        Args:
+            spectra: :class:`ObservedSpectrum` objects.
+            distances: ``(distance_pc, radius_rjup)`` per spectrum ((None, None): the
+                shared options').
+            bands: as :meth:`Predictor.predict_many`.
+
+        Returns:
+            Per spectrum, ``(pairs, note)`` as :meth:`predict` returns, or the
+            :class:`~atmoscope.errors.AtmoscopeError` that refused it.
+        """
+        chosen: list = []
+        for spectrum in spectra:
             try:
-                pairs.append((predictor.predict(spectrum), predictor))
+                chosen.append(self.predictors(spectrum))
             except AtmoscopeError as exc:
-                if len(predictors) == 1:
-                    raise
-                refused.append(f"{predictor.name}: {first_line(exc)}")
-        if not pairs:
-            raise SpectrumError("every model refused the spectrum: " + "; ".join(refused))
-        if refused:
-            note = f"{note}; refused: {'; '.join(refused)}"
-        return sorted(pairs, key=_by_fit), note
+                chosen.append(exc)
+        jobs: dict = {}
+        for i, (spectrum, pick) in enumerate(zip(spectra, chosen, strict=True)):
+            if not isinstance(pick, AtmoscopeError):
+                for predictor in pick[0]:
+                    jobs.setdefault(id(predictor), (predictor, []))[1].append((i, spectrum))
+        results = self._run(jobs, distances, bands)
+        return [pick if isinstance(pick, AtmoscopeError)
+                else _assemble(results.get(i, []), pick[1], len(pick[0]))
+                for i, pick in enumerate(chosen)]
+
+    def predict_batch(self, batch, distances=None, *, bands: bool | None = None) -> list:
+        """:meth:`predict_many` for the rows of a :class:`~atmoscope.observed.SpectrumBatch`
+        (a chunk of a survey file): every row goes to the models chosen for the first
+        (a survey file's spectra share their wavelengths), prepared all at once."""
+        if not len(batch):
+            return []
+        try:
+            predictors, note = self.predictors(batch.spectrum(0))
+        except AtmoscopeError as exc:
+            return [exc] * len(batch)
+        jobs = {}
+        for predictor in predictors:
+            prepared = predictor.prepared_many(batch)
+            jobs[id(predictor)] = (predictor, list(enumerate(prepared)))
+        results = self._run(jobs, distances, bands)
+        return [_assemble(results.get(i, []), note, len(predictors)) for i in range(len(batch))]
+
+    @staticmethod
+    def _run(jobs: dict, distances, bands) -> dict[int, list]:
+        """Each predictor's spectra in batches (one per distance), as ``{spectrum index:
+        [(predictor, prediction or error), ...]}``."""
+        results: dict[int, list] = {}
+        for predictor, items in jobs.values():
+            by_distance: dict = {}
+            for i, item in items:
+                if isinstance(item, AtmoscopeError):
+                    results.setdefault(i, []).append((predictor, item))
+                    continue
+                key = (None, None) if distances is None else distances[i]
+                by_distance.setdefault(key, []).append((i, item))
+            for (distance, radius), group in by_distance.items():
+                run = predictor if distance is None else predictor.at_distance(distance, radius)
+                for (i, _), result in zip(group, run.predict_many([g[1] for g in group],
+                                                                  bands=bands), strict=True):
+                    results.setdefault(i, []).append((run, result))
+        return results
+
+
+def _assemble(outcomes: list, note: str | None, n_models: int):
+    """One spectrum's ``(pairs, note)`` from its models' outcomes, best reduced χ² first;
+    with several models a refusal is named in the note, and only every model refusing
+    is an error."""
+    pairs = [(r, p) for p, r in outcomes if not isinstance(r, AtmoscopeError)]
+    refused = [(p, r) for p, r in outcomes if isinstance(r, AtmoscopeError)]
+    if n_models == 1 and refused:
+        return refused[0][1]
+    if not pairs:
+        return SpectrumError("every model refused the spectrum: " + "; ".join(
+            f"{p.name}: {first_line(r)}" for p, r in refused))
+    if refused:
+        note = f"{note}; refused: {'; '.join(f'{p.name}: {first_line(r)}' for p, r in refused)}"
+    return sorted(pairs, key=_by_fit), note

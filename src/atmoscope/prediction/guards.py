@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["EDGE_MARGIN", "EDGE_MASS", "FLAGS", "MAX_FILLED", "MIN_PIXELS", "POOR_FIT_P",
-           "RADIUS_RANGE", "edge_fraction", "guard_flags"]
+           "RADIUS_RANGE", "edge_fraction", "edge_fractions", "guard_flags"]
 
 #: What each flag means, for reports and documentation.
 FLAGS = {
@@ -52,15 +52,20 @@ def edge_fraction(samples: np.ndarray, targets, interpolator) -> float:
     """Fraction of ``samples`` ``(n, k)`` (``targets`` order) within :data:`EDGE_MARGIN`
     of the edge of a varying parameter's range, beyond it, or outside the convex hull of
     the grid's nodes (a fitted :class:`~atmoscope.statistics.GridInterpolator`)."""
+    return float(edge_fractions(samples[None], targets, interpolator)[0])
+
+
+def edge_fractions(samples: np.ndarray, targets, interpolator) -> np.ndarray:
+    """:func:`edge_fraction` of each spectrum's samples ``(n_spectra, n, k)`` at once."""
     params = interpolator.params_
-    points = samples[:, [list(targets).index(p) for p in params]]
+    points = samples[..., [list(targets).index(p) for p in params]].reshape(-1, len(params))
     lo = np.array([interpolator.bounds_[p][0] for p in params])
     hi = np.array([interpolator.bounds_[p][1] for p in params])
     margin = EDGE_MARGIN * (hi - lo)
     edge = np.any((points <= lo + margin) | (points >= hi - margin), axis=1)
     if (~edge).any():
         edge[~edge] = ~interpolator.contains(points[~edge])
-    return float(edge.mean())
+    return edge.reshape(samples.shape[:-1]).mean(axis=-1)
 
 
 def guard_flags(*, edge: float | None, novelty: float | None, p_value: float | None,

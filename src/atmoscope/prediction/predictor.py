@@ -24,6 +24,7 @@ fit — and every prediction carries ``flags`` — ``outside_grid``,
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -39,7 +40,6 @@ from atmoscope.models.bundle import json_safe
 from atmoscope.models.sampling import usable_pixels
 from atmoscope.observed import (
     ObservedSpectrum,
-    best_scale,
     clean_spectrum,
     flux_kind,
     implied_radius,
@@ -49,10 +49,10 @@ from atmoscope.observed import (
     to_flambda,
     to_fnu,
 )
-from atmoscope.prediction.guards import MIN_PIXELS, POOR_FIT_P, edge_fraction, guard_flags
-from atmoscope.statistics import best_grid_fit
+from atmoscope.prediction.guards import MIN_PIXELS, POOR_FIT_P, edge_fractions, guard_flags
+from atmoscope.statistics import best_grid_fits
 
-__all__ = ["PERCENTILES", "Prediction", "Predictor", "as_estimator", "file_stem",
+__all__ = ["PERCENTILES", "Prediction", "Predictor", "Prepared", "as_estimator", "file_stem",
            "object_name", "spectrum_files"]
 
 PERCENTILES = (2.5, 16, 50, 84, 97.5)
@@ -166,6 +166,42 @@ class Prediction:
             "error_inflation": self.error_inflation, "best_fit": self.best_fit})
 
 
+@dataclass
+class Prepared:
+    """A spectrum ready for the networks: cleaned, converted and resampled to the model's
+    wavelengths (:meth:`Predictor.prepared`), with what that did."""
+
+    source: str
+    object: str | None
+    spectrum: ObservedSpectrum
+    cleaning: dict
+    notes: list[str]
+
+
+@dataclass
+class _Batch:
+    """The arrays of a batch of predictions: what the networks read (``flux``,
+    ``error``), the spectra at Earth for χ², the usable pixels, the networks' own samples
+    at the quoted errors, and the error that refused each spectrum (None: none)."""
+
+    predictions: list[Prediction]
+    flux: np.ndarray
+    error: np.ndarray | None
+    usable: np.ndarray
+    at_earth: np.ndarray
+    at_earth_error: np.ndarray | None
+    errors: list
+    own: np.ndarray | None = None
+
+    @classmethod
+    def of(cls, predictions, flux, error, usable) -> _Batch:
+        errors = [p.spectrum.error for p in predictions]
+        return cls(predictions, flux, error, usable,
+                   np.stack([p.spectrum.flux.value for p in predictions]),
+                   None if errors[0] is None else np.stack([e.value for e in errors]),
+                   [None] * len(predictions))
+
+
 #: the best-fit model must be detected in the data at this many σ (else: pure noise)
 _MIN_DETECTION = 5.0
 
@@ -205,6 +241,7 @@ class Predictor:
         grid_flux_kind: ``"fnu"`` or ``"flambda"``: the kind of flux density the
             grid holds, when the bundle's flux unit does not say.
         n_band_samples: samples used for the predictive band of model spectra.
+        device: where the networks compute (``auto``, ``cpu``, ``cuda``).
     """
 
     def __init__(self, model, *, grid=None, n_samples: int = 1000, n_draws: int | None = None,
@@ -212,7 +249,7 @@ class Predictor:
                  distance_pc: float | None = None, radius_rjup: float | None = None,
                  allow_partial: bool = False, grid_flux_kind: str | None = None,
                  n_band_samples: int = 200, name: str | None = None,
-                 inflate: bool = True) -> None:
+                 inflate: bool = True, device: str = "cpu") -> None:
         self.model = model
         self.name = name
         self.grid = grid
@@ -225,12 +262,14 @@ class Predictor:
         self.grid_flux_kind = grid_flux_kind
         self.n_band_samples = n_band_samples
         self.inflate = inflate
+        self.device = device
 
     # --- set-up ------------------------------------------------------------------------
     @cached_property
     def estimator(self) -> Ensemble:
         """The model as an :class:`~atmoscope.models.Ensemble` (loaded on first use)."""
-        return as_estimator(self.model)
+        estimator = as_estimator(self.model)
+        return estimator if self.device == "cpu" else estimator.to(self.device)
 
     @cached_property
     def interpolator(self):
@@ -286,38 +325,74 @@ class Predictor:
                 "the grid holds F_nu or F_lambda (--grid-flux fnu|flambda)")
         return kind
 
-    # --- one spectrum ------------------------------------------------------------------
+    # --- preparation -------------------------------------------------------------------
     def prepare(self, spectrum: ObservedSpectrum) -> tuple[ObservedSpectrum, dict, list[str]]:
         """Clean, convert and resample to the model grid; returns the spectrum at Earth
         on the model wavelengths, the cleaning report and notes."""
-        est = self.estimator
         clean, report = clean_spectrum(spectrum)
-        notes = []
-        if report.negative_flux:
-            notes.append(f"{report.negative_flux} negative flux pixels kept (noise)")
+        notes = _negative_note(report.negative_flux)
+        clean, more = self._model_flux(clean, str(spectrum.meta.get("source", "spectrum")),
+                                       lambda s: to_fnu(s) if self._kind() == "fnu"
+                                       else to_flambda(s))
+        resampled = resample(clean, self._target(), allow_partial=self.allow_partial)
+        return resampled, report.as_dict(), notes + more + self._missing_note(
+            int((~resampled.mask).sum()))
+
+    def prepared_many(self, batch) -> list[Prepared | AtmoscopeError]:
+        """:meth:`prepared` for every row of a
+        :class:`~atmoscope.observed.SpectrumBatch` (a chunk of a survey file) at once:
+        the same cleaning, conversion and resampling, vectorised; a row that cannot be
+        prepared gets its error."""
+        from atmoscope.observed.batch import clean_batch, convert_batch, resample_batch
+
+        try:
+            clean, reports = clean_batch(batch)
+            clean, notes = self._model_flux(clean, batch.source,
+                                            lambda b: convert_batch(b, self._kind()))
+            resampled = resample_batch(clean, self._target(), allow_partial=self.allow_partial)
+        except AtmoscopeError as exc:
+            return [exc] * len(batch)
+        out: list = []
+        for i, report in enumerate(reports):
+            problem = resampled.meta["errors"][i]
+            if problem:
+                out.append(SpectrumError(problem))
+                continue
+            spectrum = resampled.spectrum(i)
+            out.append(Prepared(
+                str(spectrum.meta.get("source", batch.source)), batch.ids[i], spectrum,
+                report.as_dict(), _negative_note(report.negative_flux) + notes
+                + self._missing_note(int((~spectrum.mask).sum()))))
+        return out
+
+    def _target(self) -> u.Quantity:
+        est = self.estimator
+        return est.wavelength * u.Unit(est.wavelength_unit)
+
+    def _model_flux(self, clean, source: str, convert):
+        """``clean`` (a spectrum or a batch) in the kind of flux density the model reads,
+        and notes on what was assumed."""
         if clean.flux.unit.physical_type != "dimensionless":
-            clean = to_fnu(clean) if self._kind() == "fnu" else to_flambda(clean)
-        elif est.uses_flux_level:
-            raise SpectrumError(f"{spectrum.meta.get('source', 'spectrum')}: flux has no "
-                                "unit, but this model needs flux in physical units")
-        elif self._kind() == "fnu":
-            # unitless spectra (e.g. the SpeX library's normalised ones) are F_lambda
-            lam2 = clean.wavelength.to_value(u.um) ** 2
-            clean = clean.replace(flux=clean.flux * lam2,
-                                  error=None if clean.error is None else clean.error * lam2)
-            notes.append("flux has no unit: taken as normalised F_lambda, converted to "
-                         "F_nu shape (× λ²)")
-        else:
-            notes.append("flux has no unit: taken as normalised F_lambda")
-        target = est.wavelength * u.Unit(est.wavelength_unit)
-        resampled = resample(clean, target, allow_partial=self.allow_partial)
-        missing = int((~resampled.mask).sum())
-        if missing:
-            known = all(m.preprocessor.mask_channel for m in est.members)
-            notes.append(f"{missing} of {len(target)} model pixels without data" + (
-                " (the networks know which)" if known else
-                ", filled by interpolation for the networks"))
-        return resampled, report.as_dict(), notes
+            return convert(clean), []
+        if self.estimator.uses_flux_level:
+            raise SpectrumError(f"{source}: flux has no unit, but this model needs flux in "
+                                "physical units")
+        if self._kind() == "flambda":
+            return clean, ["flux has no unit: taken as normalised F_lambda"]
+        # unitless spectra (e.g. the SpeX library's normalised ones) are F_lambda
+        lam2 = clean.wavelength.to_value(u.um) ** 2
+        return (dataclasses.replace(clean, flux=clean.flux * lam2,
+                                    error=None if clean.error is None else clean.error * lam2),
+                ["flux has no unit: taken as normalised F_lambda, converted to F_nu shape "
+                 "(× λ²)"])
+
+    def _missing_note(self, missing: int) -> list[str]:
+        if not missing:
+            return []
+        known = all(m.preprocessor.mask_channel for m in self.estimator.members)
+        return [f"{missing} of {len(self.estimator.wavelength)} model pixels without data" + (
+            " (the networks know which)" if known else
+            ", filled by interpolation for the networks")]
 
     def network_spectrum(self, resampled: ObservedSpectrum) -> ObservedSpectrum:
         """The spectrum the networks read: at surface flux when distance and radius are
@@ -331,7 +406,8 @@ class Predictor:
         return resampled
 
     def predict(self, spectrum: ObservedSpectrum | str | Path, **read_options) -> Prediction:
-        """Predict one spectrum (an :class:`ObservedSpectrum` or a file to read).
+        """Predict one spectrum (an :class:`ObservedSpectrum` or a file to read): a batch
+        of one through :meth:`predict_many`.
 
         Raises:
             SpectrumError: fewer than :data:`~atmoscope.prediction.guards.MIN_PIXELS`
@@ -340,144 +416,258 @@ class Predictor:
         """
         if not isinstance(spectrum, ObservedSpectrum):
             spectrum = read_spectrum(spectrum, **read_options)
-        source = str(spectrum.meta.get("source", "spectrum"))
+        result = self.predict_many([spectrum])[0]
+        if isinstance(result, AtmoscopeError):
+            raise result
+        return result
+
+    def prepared(self, spectrum: ObservedSpectrum) -> Prepared:
+        """:meth:`prepare` as a :class:`Prepared` (what :meth:`predict_many` takes)."""
         resampled, cleaning, notes = self.prepare(spectrum)
-        net = self.network_spectrum(resampled)
-        flux = net.flux.value
-        error = None if net.error is None else net.error.value
-        usable = usable_pixels(flux, resampled.mask)
-        n_used = int(usable.sum())
-        if n_used < MIN_PIXELS:
-            raise SpectrumError(f"{source}: only {n_used} of {len(flux)} model pixels have "
-                                f"data; at least {MIN_PIXELS} are needed for a prediction")
+        return Prepared(str(spectrum.meta.get("source", "spectrum")), object_name(spectrum),
+                        resampled, cleaning, notes)
+
+    def predict_many(self, spectra: Sequence[ObservedSpectrum | Prepared], *,
+                     bands: bool | None = None) -> list[Prediction | AtmoscopeError]:
+        """Predict many spectra as one batch: the networks, the posterior sampler, the best
+        fit, χ², the novelty score and the guard flags each run once over all of them
+        (what a catalog needs), and every spectrum gets what predicting it alone gives
+        (its random numbers depend on the seed only, not on its place in the batch).
+
+        Args:
+            spectra: spectra, or spectra already through :meth:`prepared` (e.g. by the
+                processes that read a catalog's files).
+            bands: compute the predictive bands of model spectra (for figures; default
+                ``n_band_samples > 0``).
+
+        Returns:
+            One entry per spectrum, in order: its :class:`Prediction`, or the
+            :class:`~atmoscope.errors.AtmoscopeError` that refused it (a batch is not
+            stopped by one bad spectrum).
+
+        Raises:
+            ConfigError: fewer than 2 samples per spectrum asked for.
+        """
         est = self.estimator
-        nonpositive = int(np.sum(usable & (flux <= 0)))
-        if nonpositive:
-            notes.append(f"{nonpositive} non-positive pixels replaced by interpolation for "
-                         "the networks")
-        if error is None:
-            notes.append(_NO_ERRORS[est.uncertainty].format(
-                snr=max(est.training.get("noise_snr") or (0,))))
         n = self.n_samples if self.n_draws is None else self.n_draws * len(est)
         if n < 2:
             raise ConfigError(f"{n} sample per spectrum gives no uncertainty: ask for at "
                               "least 2 (--samples, --draws)")
-        prediction = Prediction(
-            source=source, targets=est.targets, point=np.zeros(len(est.targets)),
-            samples=np.zeros((0, len(est.targets))), spectrum=resampled, cleaning=cleaning,
-            notes=notes, n_models=len(est.members), kind=est.kind,
-            object=object_name(spectrum),
-            model=self.name or (str(self.model) if isinstance(self.model, str | Path) else None))
-        at_earth = resampled.flux.value
-        at_earth_error = None if resampled.error is None else resampled.error.value
-        try:
-            self._sample(prediction, n, flux, error, usable)
-            self._model_spectrum(prediction, at_earth, at_earth_error, usable)
-            fit = prediction.fit
-            if (self.inflate and fit is not None and fit.p_value < POOR_FIT_P
-                    and fit.reduced_chi2 > 1):
-                # no model fits: the residuals are error the networks must allow for (the
-                # best fit, a χ² minimum over the grid, does not depend on the networks)
-                factor = prediction.error_inflation = float(np.sqrt(fit.reduced_chi2))
-                quoted = prediction.samples
-                self._sample(prediction, n, flux, error * factor, usable)
-                _widen(prediction, quoted, factor, self._prior_spread())
-                prediction.notes.append(
-                    f"poor fit: errors inflated ×{prediction.error_inflation:.3g} "
-                    "(√ reduced χ²) for the uncertainty (--no-inflate: as quoted)")
-            self._predictive_bands(prediction, at_earth, at_earth_error, usable)
-        except SpectrumError as exc:
-            raise SpectrumError(f"{source}: {exc}") from None
-        novelty = est.novelty_score(flux[None], None if error is None else error[None],
-                                    usable[None])
-        prediction.novelty = None if novelty is None else float(novelty[0])
-        if self.interpolator is not None and set(self.interpolator.params_) <= set(est.targets):
-            # on the networks' own posterior at the quoted errors: the floor and the
-            # inflation widen it on purpose, and would put mass past any edge
-            own = prediction.samples
-            if prediction.error_inflation != 1.0 or any(m.floor is not None
-                                                        for m in est.members):
-                own = est.sample(flux[None], None if error is None else error[None], n,
-                                 self.seed, mask=usable[None], floor=False)[0]
-            prediction.edge_fraction = edge_fraction(own, est.targets, self.interpolator)
-        prediction.flags = guard_flags(
-            edge=prediction.edge_fraction, novelty=prediction.novelty,
-            p_value=None if prediction.fit is None else prediction.fit.p_value,
-            n_used=n_used, n_pixels=len(flux), radius_rjup=prediction.implied_radius_rjup)
-        return prediction
+        out: list = [None] * len(spectra)
+        ready: dict[bool, list] = {True: [], False: []}
+        for i, item in enumerate(spectra):
+            try:
+                item = item if isinstance(item, Prepared) else self.prepared(item)
+                net = self.network_spectrum(item.spectrum)
+            except AtmoscopeError as exc:
+                out[i] = exc
+                continue
+            error = None if net.error is None else net.error.value
+            ready[error is not None].append((i, item, net.flux.value, error))
+        for group in ready.values():  # spectra with errors, and without: one batch each
+            if group:
+                for i, result in zip([g[0] for g in group], self._predict_batch(group, n, bands),
+                                     strict=True):
+                    out[i] = result
+        return out
 
-    def _sample(self, p: Prediction, n: int, flux, error, usable) -> None:
-        """``n`` samples of the networks given the errors ``error``."""
+    def _predict_batch(self, group, n: int, bands: bool | None) -> list:
+        """:meth:`predict_many` for spectra that all have errors, or all have none."""
         est = self.estimator
-        samples = est.sample(flux[None], None if error is None else error[None], n,
-                             self.seed, mask=usable[None])[0]
-        p.samples, p.point = samples, samples.mean(axis=0)
-        p.n_draws = len(samples) // len(est.members)
+        items = [g[1] for g in group]
+        flux = np.stack([g[2] for g in group])
+        error = None if group[0][3] is None else np.stack([g[3] for g in group])
+        usable = usable_pixels(flux, np.stack([it.spectrum.mask for it in items]))
+        results: list = [None] * len(items)
+        predictions = []
+        model = self.name or (str(self.model) if isinstance(self.model, str | Path) else None)
+        for j, item in enumerate(items):
+            n_used = int(usable[j].sum())
+            if n_used < MIN_PIXELS:
+                results[j] = SpectrumError(
+                    f"{item.source}: only {n_used} of {flux.shape[1]} model pixels have "
+                    f"data; at least {MIN_PIXELS} are needed for a prediction")
+                continue
+            if error is not None and not np.any(usable[j] & (flux[j] != 0)
+                                                & np.isfinite(error[j]) & (error[j] > 0)):
+                results[j] = SpectrumError(
+                    f"{item.source}: no pixel has a usable flux error (finite and positive, "
+                    "where the flux is)")
+                continue
+            notes = list(item.notes)
+            nonpositive = int(np.sum(usable[j] & (flux[j] <= 0)))
+            if nonpositive:
+                notes.append(f"{nonpositive} non-positive pixels replaced by interpolation "
+                             "for the networks")
+            if error is None:
+                notes.append(_NO_ERRORS[est.uncertainty].format(
+                    snr=max(est.training.get("noise_snr") or (0,))))
+            predictions.append((j, Prediction(
+                source=item.source, targets=est.targets, point=np.zeros(len(est.targets)),
+                samples=np.zeros((0, len(est.targets))), spectrum=item.spectrum,
+                cleaning=item.cleaning, notes=notes, n_models=len(est.members), kind=est.kind,
+                object=item.object, model=model)))
+        if not predictions:
+            return results
+        rows = np.array([j for j, _ in predictions])
+        batch = _Batch.of([p for _, p in predictions], flux[rows],
+                          None if error is None else error[rows], usable[rows])
+        self._sample(batch, n)
+        self._model_spectra(batch)
+        if self.inflate:
+            self._inflate(batch, n)
+        if bands if bands is not None else self.n_band_samples > 0:
+            self._predictive_bands(batch)
+        self._guards(batch)
+        for j, p, problem in zip(rows, batch.predictions, batch.errors, strict=True):
+            results[j] = p if problem is None else problem
+        return results
+
+    def _sample(self, b: _Batch, n: int) -> None:
+        """Each spectrum's samples (with the systematic floor) and the networks' own
+        samples at the quoted errors (without: for the edge check), from one draw."""
+        est = self.estimator
+        keys = np.zeros(len(b.flux), dtype=np.int64)  # each as if predicted alone
+        b.own = est.sample(b.flux, b.error, n, self.seed, mask=b.usable, floor=False,
+                           rows=keys)
+        samples = est.add_floor(b.own, self.seed, keys)
+        for p, s in zip(b.predictions, samples, strict=True):
+            p.samples, p.point = s, s.mean(axis=0)
+            p.n_draws = len(s) // len(est.members)
 
     # --- the model spectrum ------------------------------------------------------------
-    def _model_spectrum(self, p: Prediction, observed: np.ndarray, error, usable) -> None:
-        """The best-fit model spectrum near the estimate
-        (:func:`~atmoscope.statistics.best_grid_fit`) and its χ² with a fitted scale."""
+    def _model_spectra(self, b: _Batch) -> None:
+        """The best-fit model spectrum near each estimate
+        (:func:`~atmoscope.statistics.best_grid_fits`) and its χ² with a fitted scale."""
         from atmoscope.statistics import fit_quality
 
         if self.interpolator is None:
-            p.notes.append("training grid not available: no model spectrum or χ²")
+            for p in b.predictions:
+                p.notes.append("training grid not available: no model spectrum or χ²")
             return
-        missing = [n for n in self.interpolator.params_ if n not in p.targets]
-        if missing:
-            p.notes.append(f"no model spectrum or χ²: the grid varies {', '.join(missing)}, "
-                           "which this model does not predict")
-            return
-        obs, sigma = _fit_inputs(observed, error, usable)
         interp = self.interpolator
-        start = p.point[[list(p.targets).index(n) for n in interp.params_]]
-        theta, model, p.scale = best_grid_fit(interp, obs, sigma, usable, start)
-        p.best_fit = {n: float(v) for n, v in zip(interp.params_, theta, strict=True)}
-        detection = p.scale * np.sqrt(np.sum(model[usable] ** 2 / sigma[usable] ** 2))
-        if not p.scale > 0 or (error is not None and detection < _MIN_DETECTION):
-            raise SpectrumError(
-                f"the best-fit flux scale of the model spectrum is {p.scale:.3g}, "
-                f"{detection:.1f}σ from zero: the spectrum is not like any model of the grid "
-                "(pure noise, or flux of the wrong sign?)")
-        p.model_flux = p.scale * model
-        if error is not None:
-            p.fit = fit_quality(observed, sigma, model, mask=~usable, n_params=len(theta),
-                                scale="fit")
-        if self.distance_pc is not None and flux_kind(self.estimator.flux_unit) is not None:
-            if self.estimator.grid.get("flux_scale", "absolute") == "absolute":
-                p.implied_radius_rjup = float(implied_radius(p.scale, self.distance_pc).value)
-            else:
-                p.notes.append("no implied radius: the model grid's flux is right only up to a "
-                               "constant (its unit is arbitrary)")
-
-    def _predictive_bands(self, p: Prediction, observed, error, usable) -> None:
-        """68 % and 95 % bands of the best-scaled model spectra of random samples."""
-        if p.model_flux is None:  # no grid for model spectra
+        targets = list(self.estimator.targets)
+        missing = [n for n in interp.params_ if n not in targets]
+        if missing:
+            for p in b.predictions:
+                p.notes.append(f"no model spectrum or χ²: the grid varies "
+                               f"{', '.join(missing)}, which this model does not predict")
             return
-        obs, sigma = _fit_inputs(observed, error, usable)
-        rng = np.random.default_rng(self.seed + 1)
-        chosen = p.samples[rng.permutation(len(p.samples))[: self.n_band_samples]]
-        spectra, outside = [], 0
-        for row in chosen:
-            m, note = self._model_at(row)
-            outside += bool(note)
-            spectra.append(best_scale(obs[usable], m[usable], sigma[usable]) * m)
-        if len(spectra) >= 10:
-            lo95, lo68, hi68, hi95 = np.percentile(spectra, [2.5, 16, 84, 97.5], axis=0)
-            p.band68, p.band95 = np.stack([lo68, hi68]), np.stack([lo95, hi95])
-        if outside:
-            p.notes.append(f"{outside} of {len(chosen)} samples lie outside the grid's hull: "
-                           "their model spectra come from the nearest nodes")
+        obs, sigma = _fit_inputs(b.at_earth, b.at_earth_error, b.usable)
+        index = [targets.index(n) for n in interp.params_]
+        start = np.stack([p.point[index] for p in b.predictions])
+        theta, model, scale = best_grid_fits(interp, obs, sigma, b.usable, start)
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            detection = scale * np.sqrt(np.sum(np.where(b.usable, model ** 2 / sigma ** 2,
+                                                        0.0), axis=1))
+        absolute = self.estimator.grid.get("flux_scale", "absolute") == "absolute"
+        for j, p in enumerate(b.predictions):
+            p.scale = float(scale[j])
+            p.best_fit = {n: float(v) for n, v in zip(interp.params_, theta[j], strict=True)}
+            if not p.scale > 0 or (b.error is not None and detection[j] < _MIN_DETECTION):
+                b.errors[j] = SpectrumError(
+                    f"{p.source}: the best-fit flux scale of the model spectrum is "
+                    f"{p.scale:.3g}, {detection[j]:.1f}σ from zero: the spectrum is not like "
+                    "any model of the grid (pure noise, or flux of the wrong sign?)")
+                continue
+            p.model_flux = p.scale * model[j]
+            if b.error is not None:
+                try:
+                    p.fit = fit_quality(b.at_earth[j], sigma[j], model[j], mask=~b.usable[j],
+                                        n_params=len(theta[j]), scale="fit")
+                except AtmoscopeError as exc:
+                    b.errors[j] = SpectrumError(f"{p.source}: {exc}")
+                    continue
+            if self.distance_pc is not None and flux_kind(self.estimator.flux_unit) is not None:
+                if absolute:
+                    p.implied_radius_rjup = float(implied_radius(p.scale,
+                                                                 self.distance_pc).value)
+                else:
+                    p.notes.append("no implied radius: the model grid's flux is right only up "
+                                   "to a constant (its unit is arbitrary)")
 
-    def _model_at(self, point: np.ndarray) -> tuple[np.ndarray, str]:
-        """The grid interpolated at ``point`` (targets order), or where it cannot be, the
-        nearest nodes' spectrum and the reason."""
+    def _inflate(self, b: _Batch, n: int) -> None:
+        """For fits improbable for their degrees of freedom, the networks' samples at
+        errors × √(reduced χ²), each parameter at least that factor wider (the best fit,
+        a χ² minimum over the grid, does not depend on the networks)."""
+        poor = [j for j, p in enumerate(b.predictions)
+                if b.errors[j] is None and p.fit is not None and p.fit.p_value < POOR_FIT_P
+                and p.fit.reduced_chi2 > 1]
+        if not poor:
+            return
+        rows = np.array(poor)
+        factor = np.array([np.sqrt(b.predictions[j].fit.reduced_chi2) for j in poor])
+        samples = self.estimator.sample(b.flux[rows], b.error[rows] * factor[:, None], n,
+                                        self.seed, mask=b.usable[rows],
+                                        rows=np.zeros(len(rows), dtype=np.int64))
+        prior = self._prior_spread()
+        for j, f, s in zip(poor, factor, samples, strict=True):
+            p = b.predictions[j]
+            quoted, p.samples, p.error_inflation = p.samples, s, float(f)
+            _widen(p, quoted, float(f), prior)
+            p.notes.append(f"poor fit: errors inflated ×{p.error_inflation:.3g} (√ reduced "
+                           "χ²) for the uncertainty (--no-inflate: as quoted)")
+
+    def _guards(self, b: _Batch) -> None:
+        """Novelty, the edge fraction of the networks' own samples, and the flags."""
+        est = self.estimator
+        novelty = est.novelty_score(b.flux, b.error, b.usable)
+        edges = None
+        if self.interpolator is not None and set(self.interpolator.params_) <= set(est.targets):
+            edges = edge_fractions(b.own, est.targets, self.interpolator)
+        for j, p in enumerate(b.predictions):
+            p.novelty = None if novelty is None else float(novelty[j])
+            p.edge_fraction = None if edges is None else float(edges[j])
+            p.flags = guard_flags(
+                edge=p.edge_fraction, novelty=p.novelty,
+                p_value=None if p.fit is None else p.fit.p_value,
+                n_used=int(b.usable[j].sum()), n_pixels=b.flux.shape[1],
+                radius_rjup=p.implied_radius_rjup)
+
+    def predictive_bands(self, p: Prediction) -> None:
+        """Fill ``p.band68`` and ``p.band95``, the 68 % and 95 % bands of the best-scaled
+        model spectra of random samples, when :meth:`predict_many` computed none."""
+        if p.band68 is None and p.model_flux is not None:
+            flux = p.spectrum.flux.value
+            self._predictive_bands(_Batch.of([p], flux[None], None,
+                                             usable_pixels(flux, p.spectrum.mask)[None]))
+
+    def _predictive_bands(self, b: _Batch) -> None:
+        """68 % and 95 % bands of the best-scaled model spectra of random samples."""
+        chosen = [(j, p) for j, p in enumerate(b.predictions)
+                  if b.errors[j] is None and p.model_flux is not None]
+        if not chosen or self.n_band_samples < 1:
+            return
+        obs, sigma = _fit_inputs(b.at_earth, b.at_earth_error, b.usable)
+        picked = []
+        for _, p in chosen:  # the same samples for a spectrum in a batch as alone
+            order = np.random.default_rng(self.seed + 1).permutation(len(p.samples))
+            picked.append(p.samples[order[: self.n_band_samples]])
+        models, outside = self._models_at(np.concatenate(picked))
+        first = 0
+        for (j, p), rows in zip(chosen, picked, strict=True):
+            m, out = models[first:first + len(rows)], outside[first:first + len(rows)]
+            first += len(rows)
+            w = np.where(b.usable[j], 1.0 / sigma[j] ** 2, 0.0)
+            scale = (m * (obs[j] * w)).sum(axis=1) / (m * m * w).sum(axis=1)
+            if len(rows) >= 10:
+                lo95, lo68, hi68, hi95 = np.percentile(scale[:, None] * m, [2.5, 16, 84, 97.5],
+                                                       axis=0)
+                p.band68, p.band95 = np.stack([lo68, hi68]), np.stack([lo95, hi95])
+            if out.any():
+                p.notes.append(f"{int(out.sum())} of {len(rows)} samples lie outside the "
+                               "grid's hull: their model spectra come from the nearest nodes")
+
+    def _models_at(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The grid interpolated at ``points`` (targets order), and whether each lay
+        outside the grid (its spectrum then the nearest nodes')."""
         interp = self.interpolator
         index = [list(self.estimator.targets).index(n) for n in interp.params_]
-        try:
-            return interp(point[None, index])[0], ""
-        except AtmoscopeError as exc:
-            return self._nearest_nodes_model(point[index]), str(exc)
+        models = interp(points[:, index], outside="nan")
+        outside = np.isnan(models).any(axis=1)
+        for i in np.flatnonzero(outside):
+            models[i] = self._nearest_nodes_model(points[i, index])
+        return models, outside
 
     def _nearest_nodes_model(self, point: np.ndarray, k: int = 4) -> np.ndarray:
         """Inverse-distance mean (in log flux) of the ``k`` nodes nearest to ``point``,
@@ -490,6 +680,11 @@ class Predictor:
         w = 1.0 / np.maximum(d[nearest], 1e-9)
         logf = np.log10(interp.grid_.flux[nearest])
         return 10 ** (w @ logf / w.sum())
+
+
+
+def _negative_note(count: int) -> list[str]:
+    return [f"{count} negative flux pixels kept (noise)"] if count else []
 
 
 def _widen(p: Prediction, quoted: np.ndarray, factor: float, prior: np.ndarray) -> None:

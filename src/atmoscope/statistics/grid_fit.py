@@ -5,27 +5,33 @@ uncertainty, while the data may constrain the parameters far more tightly (a T d
 at S/N 30 pins Teff to a few K). χ² evaluated at the estimate then says "poor fit" of a
 model that fits. The fit statistics of a prediction are therefore those of the best
 fit: the interpolated grid spectrum, with its analytic flux scale, minimising χ² over
-the parameters (Powell's method within the grid's range, from the estimate and from
-the best node, the better end kept), so that ``poor_fit`` means that no model in the
+the parameters within the grid's range, so that ``poor_fit`` means that no model in the
 grid fits — the model is not the object — rather than that the network missed.
+
+The search runs on many spectra at once (a catalog is one batch): Levenberg–Marquardt
+(Press et al., *Numerical Recipes* §15.5) on the parameters scaled to the unit cube,
+the flux scale profiled out analytically, Jacobians those of the interpolated grid
+(:meth:`~atmoscope.statistics.GridInterpolator.with_gradient`), from two starts per
+spectrum — the estimate and the best node (by χ²
+over every node at once: a global start the estimate may miss) — the better end kept.
+Every spectrum's search is independent of the others in its batch.
 """
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
-from scipy.optimize import minimize
 
-__all__ = ["best_grid_fit"]
+__all__ = ["best_grid_fit", "best_grid_fits"]
 
-#: χ² given to parameters outside the hull (above any real χ² in the scaled units)
-_OUTSIDE = 1e30
+#: Levenberg–Marquardt: iterations at most, and the damping that ends a search
+_MAX_ITER = 40
+_MAX_DAMPING = 1e4
 
 
 def best_grid_fit(interpolator, observed: np.ndarray, sigma: np.ndarray, usable: np.ndarray,
                   start: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-    """The grid parameters whose interpolated spectrum, best scaled, minimises χ².
+    """The grid parameters whose interpolated spectrum, best scaled, minimises χ² (one
+    spectrum; :func:`best_grid_fits` for many).
 
     Args:
         interpolator: a fitted :class:`~atmoscope.statistics.GridInterpolator`.
@@ -37,56 +43,145 @@ def best_grid_fit(interpolator, observed: np.ndarray, sigma: np.ndarray, usable:
         ``(parameters, model, scale)``: the best parameters (``params_`` order), the
         unscaled model spectrum there and the best-fit scale.
     """
-    # in units of the data's peak, weights capped: no overflow from absurd fluxes or errors
-    o = observed[usable]
-    peak = float(np.max(np.abs(o), initial=0.0))
-    peak = peak if np.isfinite(peak) and peak > 0 else 1.0
-    o = o / peak
-    w = 1.0 / np.maximum(sigma[usable] / peak, 1e-100) ** 2
-    params = interpolator.params_
-    lo = np.array([interpolator.bounds_[p][0] for p in params])
-    span = np.array([interpolator.bounds_[p][1] for p in params]) - lo
+    theta, model, scale = best_grid_fits(interpolator, observed[None], sigma[None],
+                                         usable[None], np.asarray(start)[None])
+    return theta[0], model[0], float(scale[0])
 
-    def spectrum(u):
-        theta = lo + np.clip(u, 0.0, 1.0) * span
-        return theta, interpolator(theta[None], outside="nan")[0]
 
-    def fit(m):
-        """Best scale and χ² of model rows ``m`` (each in units of its own peak)."""
+class _Problem:
+    """χ² of model spectra against a batch of observations, each in units of its own
+    peak with weights capped: no overflow from absurd fluxes or errors."""
+
+    def __init__(self, interpolator, observed, sigma, usable):
+        self.interp = interpolator
+        with np.errstate(invalid="ignore", over="ignore"):
+            peak = np.max(np.where(usable, np.abs(observed), 0.0), axis=1)
+        self.peak = np.where(np.isfinite(peak) & (peak > 0), peak, 1.0)
+        self.o = np.where(usable, observed, 0.0) / self.peak[:, None]
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            m = m / np.max(np.abs(m), axis=-1, keepdims=True)
-            scale = (m * (o * w)).sum(axis=-1) / (m * m * w).sum(axis=-1)
-            return scale, (((o - scale[..., None] * m) ** 2) * w).sum(axis=-1)
+            self.w = np.where(usable, 1.0 / np.maximum(sigma / self.peak[:, None], 1e-100) ** 2,
+                              0.0)
+        params = interpolator.params_
+        self.lo = np.array([interpolator.bounds_[p][0] for p in params])
+        self.span = np.array([interpolator.bounds_[p][1] for p in params]) - self.lo
 
-    best = {"chi2": np.inf, "u": None}
+    def theta(self, u):
+        return self.lo + np.clip(u, 0.0, 1.0) * self.span
 
-    def chi2(u):
-        _, m = spectrum(u)
-        m = m[usable]
-        if not np.all(np.isfinite(m)):  # outside the hull of an irregular grid
-            return _OUTSIDE
-        value = float(fit(m)[1])
-        if value < best["chi2"]:  # kept here: the optimiser may end on a penalised point
-            best["chi2"], best["u"] = value, np.clip(u, 0.0, 1.0)
-        return value if np.isfinite(value) else _OUTSIDE
+    def model(self, u):
+        """Unscaled interpolated spectra at unit-cube points ``u`` (NaN outside the hull)."""
+        return self.interp(self.theta(u), outside="nan")
 
-    unit = np.where(span > 0, span, 1.0)
-    starts = [(np.clip(start, lo, lo + span) - lo) / unit]
-    # the best node, by χ² over every node at once: a global start the estimate may miss
-    grid = interpolator.grid_
-    node_chi2 = fit(grid.flux[:, usable])[1]
-    if np.isfinite(node_chi2).any():
-        node = grid.parameters[params].to_numpy(float)[np.nanargmin(
-            np.where(np.isfinite(node_chi2), node_chi2, np.nan))]
-        starts.append((node - lo) / unit)
-    for u0 in starts:
-        if chi2(u0) < _OUTSIDE:
-            # the line search's arithmetic on the penalty overflows harmlessly
-            with warnings.catch_warnings(), np.errstate(all="ignore"):
-                warnings.simplefilter("ignore", RuntimeWarning)
-                minimize(chi2, u0, method="Powell", bounds=[(0.0, 1.0)] * len(params),
-                         options={"xtol": 1e-4, "ftol": 1e-7, "maxfev": 600})
-    theta, model = spectrum(starts[0] if best["u"] is None else best["u"])
-    m = model[usable]
+    def model_gradient(self, u):
+        """:meth:`model` and its derivatives ``(n, k, L)`` in unit-cube coordinates."""
+        m, g = self.interp.with_gradient(self.theta(u))
+        return m, g * self.span[None, :, None]
+
+    def fit(self, m, rows):
+        """Best scale and χ² of model rows ``m`` against observations ``rows``, each model in
+        units of its own peak (also returned: the scale of the normalised model)."""
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            norm = np.max(np.abs(m), axis=-1, keepdims=True)
+            mn = m / norm
+            o, w = self.o[rows], self.w[rows]
+            scale = (mn * o * w).sum(axis=-1) / (mn * mn * w).sum(axis=-1)
+            chi2 = (((o - scale[:, None] * mn) ** 2) * w).sum(axis=-1)
+        return scale, np.where(np.isfinite(chi2), chi2, np.inf), norm[:, 0]
+
+    def best_nodes(self, params_order) -> np.ndarray:
+        """Unit-cube position of each observation's best node (χ² over every node)."""
+        grid = self.interp.grid_
+        nodes = grid.flux / np.max(np.abs(grid.flux), axis=1, keepdims=True)
+        ow, w = self.o * self.w, self.w
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            num = ow @ nodes.T
+            den = w @ (nodes * nodes).T
+            chi2 = (self.o * ow).sum(axis=1)[:, None] - num * num / den
+        chi2 = np.where(np.isfinite(chi2), chi2, np.inf)
+        best = grid.parameters[params_order].to_numpy(float)[np.argmin(chi2, axis=1)]
+        return (best - self.lo) / np.where(self.span > 0, self.span, 1.0)
+
+
+def _levenberg_marquardt(problem: _Problem, u: np.ndarray, rows: np.ndarray):
+    """Minimise χ² from unit-cube starts ``u`` (one per entry of ``rows``, the observation
+    each fits); returns the end points, their χ² and model spectra. One evaluation of the
+    grid (with its derivatives) per iteration: the trial point, the next base if better."""
+    d = u.shape[1]
+    given = np.clip(u, 0.0, 1.0)
+    # a hair inside the cube: a start on a node or facet is ambiguous between simplices
+    u = 0.5 + (given - 0.5) * (1.0 - 1e-6)
+    moved = np.zeros(len(u), dtype=bool)
+    m, g = problem.model_gradient(u)
+    scale, chi2, _ = problem.fit(m, rows)
+    damping = np.full(len(u), 1e-2)
+    active = np.isfinite(chi2) & np.any(problem.span > 0)
+    for _ in range(_MAX_ITER):
+        idx = np.flatnonzero(active)
+        if not idx.size:
+            break
+        ra = rows[idx]
+        norm = np.max(np.abs(m[idx]), axis=1, keepdims=True)
+        mn = m[idx] / norm
+        a = scale[idx][:, None]
+        # the scale is a parameter of the step too (its coupling with the shape), then
+        # profiled again at the trial point
+        jac = np.concatenate([a[:, None] * np.nan_to_num(g[idx]) / norm[:, None],
+                              mn[:, None]], axis=1)
+        w, o = problem.w[ra], problem.o[ra]
+        with np.errstate(invalid="ignore", over="ignore"):
+            hess = (jac * w[:, None, :]) @ jac.transpose(0, 2, 1)
+            grad = ((jac * w[:, None, :]) * (o - a * mn)[:, None, :]).sum(axis=-1)
+            diag = np.maximum(np.einsum("sii->si", hess), 1e-12)
+            lhs = hess + damping[idx, None, None] * np.einsum("si,ij->sij", diag,
+                                                              np.eye(d + 1))
+        ok = np.all(np.isfinite(lhs), axis=(1, 2)) & np.all(np.isfinite(grad), axis=1)
+        delta = np.zeros((len(idx), d + 1))
+        if ok.any():
+            try:
+                delta[ok] = np.linalg.solve(lhs[ok], grad[ok][..., None])[..., 0]
+            except np.linalg.LinAlgError:
+                delta[ok] = grad[ok] / np.einsum("sii->si", lhs[ok])
+        trial = np.clip(u[idx] + delta[:, :d], 0.0, 1.0)
+        t_m, t_g = problem.model_gradient(trial)
+        t_scale, t_chi2, _ = problem.fit(t_m, ra)
+        better = t_chi2 < chi2[idx]
+        gain = np.where(better, chi2[idx] - t_chi2, 0.0)
+        step = np.max(np.abs(trial - u[idx]), axis=1)
+        keep = idx[better]
+        moved[keep] = True
+        u[keep], chi2[keep], scale[keep] = trial[better], t_chi2[better], t_scale[better]
+        m[keep], g[keep] = t_m[better], t_g[better]
+        damping[idx] = np.where(better, damping[idx] / 3.0, damping[idx] * 10.0)
+        # converged: a step that gains next to nothing, or a proposed move below 1e-5 of
+        # the range (an accepted one, or a rejected one: the damping has shrunk it)
+        done = ((better & (gain <= 1e-6 * (1.0 + chi2[idx]))) | (step < 1e-5)
+                | (damping[idx] > _MAX_DAMPING) | ~ok)
+        active[idx[done]] = False
+    u[~moved] = given[~moved]  # a start no step improved on is the answer as given
+    return u, chi2, m
+
+
+def best_grid_fits(interpolator, observed: np.ndarray, sigma: np.ndarray, usable: np.ndarray,
+                   start: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`best_grid_fit` for a batch: arrays ``(n, L)`` and starts ``(n, k)``.
+
+    Returns:
+        ``(parameters (n, k), model (n, L), scale (n,))``; a spectrum whose starts both
+        lie outside the grid's hull keeps its start (clipped to the range).
+    """
+    problem = _Problem(interpolator, np.asarray(observed, float), np.asarray(sigma, float),
+                       np.asarray(usable, bool))
+    n = len(problem.o)
+    unit = np.where(problem.span > 0, problem.span, 1.0)
+    starts = np.clip((np.asarray(start, float) - problem.lo) / unit, 0.0, 1.0)
+    rows = np.arange(n)
+    u, chi2, models = _levenberg_marquardt(
+        problem, np.concatenate([starts, problem.best_nodes(interpolator.params_)]),
+        np.concatenate([rows, rows]))
+    second = chi2[n:] < chi2[:n]
+    best = np.where(second[:, None], u[n:], u[:n])
+    model = np.where(second[:, None], models[n:], models[:n])
+    norm_scale, _, norm = problem.fit(model, rows)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        return theta, model, float(fit(m)[0] * peak / np.max(np.abs(m)))
+        scale = norm_scale * problem.peak / norm
+    return problem.theta(best), model, scale

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from atmoscope._atomic import atomic_path
+from atmoscope._device import resolve_device
 from atmoscope.data.grid import SpectralGrid
 from atmoscope.data.noise import log_uniform_snr, noise_profile, noisy_observation, random_gaps
 from atmoscope.data.preprocessing import Preprocessor
@@ -71,6 +72,11 @@ class TrainConfig:
             on a small grid (Sonora Bobcat's 345 spectra make one batch per epoch) the
             epochs rise to reach it, and the patience to a third of them, so the model
             is not stopped after a few hundred steps.
+        device: ``cpu``, ``cuda`` or ``auto`` (CUDA when torch sees a GPU, else the
+            CPU): where the network trains. The augmentation runs on the CPU either way,
+            and the fitted network is moved back to the CPU, so its bundle loads anywhere.
+            ``resolved()`` turns ``auto`` into the device used, which the bundle's
+            ``training`` records. A checkpoint resumes on any device.
     """
 
     model: str = "default"
@@ -95,13 +101,14 @@ class TrainConfig:
     patience: int | None = None
     min_steps: int | None = None
     seed: int = 42
+    device: str = "cpu"
 
     def resolved(self) -> TrainConfig:
         """A copy with every ``None`` replaced by the architecture's default, checked.
 
         Raises:
-            ConfigError: an unknown model, loss, optimizer or schedule, or a value out
-                of range.
+            ConfigError: an unknown model, loss, optimizer, schedule or device, ``cuda``
+                without a GPU, or a value out of range.
         """
         cls = model_class(self.model)
         values = asdict(self)
@@ -116,6 +123,7 @@ class TrainConfig:
             values["model_options"] = {**values["model_options"], "mask_input": True}
         if values["noise_profile"] is not None:
             values["noise_profile"] = tuple(float(v) for v in values["noise_profile"])
+        values["device"] = resolve_device(values["device"]).type
         config = TrainConfig(**values)
         config._check(cls)
         return config
@@ -220,7 +228,8 @@ class Trainer:
         self._loop(state)
         if state.best_state is not None:
             self.model_.load_state_dict(state.best_state)
-        self.model_.eval()
+        # calibration, prediction and the saved bundle all work on CPU tensors
+        self.model_.to("cpu").eval()
         self.history_, self.best_epoch_ = state.history, state.best_epoch
         self.train_seconds_ = state.elapsed
         self.novelty_, self.systematics_ = None, None
@@ -270,12 +279,14 @@ class Trainer:
         val_flux, val_error = grid.flux[split.val], None
         if self._reads_errors:  # a posterior is scored on noisy spectra, the same every epoch
             val_flux, val_error = self._observe(val_flux, np.random.default_rng([cfg.seed, 2**31]))
-        self._x_val, self._e_val = (torch.from_numpy(a) for a in
+        device = self._device = torch.device(cfg.device)
+        self._x_val, self._e_val = (torch.from_numpy(a).to(device) for a in
                                     pre.transform_spectra(val_flux, val_error))
-        self._y_val = torch.from_numpy(pre.transform_targets(y[split.val]))
+        self._y_val = torch.from_numpy(pre.transform_targets(y[split.val])).to(device)
         self._y_train = pre.transform_targets(y_train)
+        # built on the CPU, so the initial weights do not depend on the device
         self.model_ = build_model(cfg.model, grid.n_wavelengths, self._e_val.shape[1],
-                                  len(grid.targets), **cfg.model_options)
+                                  len(grid.targets), **cfg.model_options).to(device)
         self._opt = _OPTIMIZERS[cfg.optimizer](self.model_.parameters(), lr=cfg.lr,
                                                weight_decay=cfg.weight_decay)
 
@@ -300,7 +311,9 @@ class Trainer:
         if path is None or not path.is_file():
             raise ConfigError(f"cannot resume: no checkpoint at {path}")
         try:
-            state = torch.load(path, weights_only=True)
+            # onto the CPU: a checkpoint written on a GPU resumes anywhere (loading a state
+            # moves it onto the model's and the optimiser's device)
+            state = torch.load(path, weights_only=True, map_location="cpu")
             if not (isinstance(state, dict) and {"config", "grid_hash"} <= state.keys()):
                 raise ValueError("not an atmoscope checkpoint")
         except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError) as exc:
@@ -309,7 +322,10 @@ class Trainer:
         # checkpoints from before the posterior options were added lack their keys
         saved = {"noise_profile": None, "offnode": 0.0, "offnode_source": "auto",
                  "mismatch": 0.0, "gaps": 0.0, "calibrate": True, **state["config"]}
-        if saved != asdict(self.config_) or state["grid_hash"] != grid.content_hash:
+        # a run may resume on another device (continued on a GPU, or on a CPU after one)
+        current = asdict(self.config_)
+        saved["device"] = current["device"]
+        if saved != current or state["grid_hash"] != grid.content_hash:
             raise ConfigError(f"{path}: checkpoint is for another configuration or grid; "
                               "start again without --resume")
         self.model_.load_state_dict(state["model"])
@@ -404,8 +420,8 @@ class Trainer:
             u = rng.normal(0.0, cfg.mismatch, size=(len(flux), 1))
             picked = self._residuals[rng.integers(len(self._residuals), size=len(flux))]
             flux = flux * 10.0 ** (u * picked)
-        xb, eb = self._network_batch(flux, rng)
-        return xb, eb, torch.from_numpy(y)
+        xb, eb = (t.to(self._device) for t in self._network_batch(flux, rng))
+        return xb, eb, torch.from_numpy(y).to(self._device)
 
     def _network_batch(self, flux: np.ndarray, rng: np.random.Generator):
         """Network inputs of noiseless spectra: observed with fresh noise, with random
