@@ -178,10 +178,9 @@ def predict_catalog(model, files: Sequence[str | Path], progress: bool = True,
             raise ConfigError(f"--engine {engine} needs a model by name or path")
         workers = 1
     kwargs = {"model": model, "options": dict(options or {}), "read_options": read_options,
-              "distances": distances, "device": device}
+              "distances": distances, "device": device, "bands": on_prediction is not None}
     run = {"engine": engine, "workers": workers, "ray_address": ray_address,
-           "progress": progress, "on_prediction": on_prediction,
-           "bands": True if on_prediction is not None else False}
+           "progress": progress, "on_prediction": on_prediction}
     if out is None:
         frames: dict[int, pd.DataFrame] = {}
         run_catalog(chunks, kwargs, on_result=frames.__setitem__, **run)
@@ -189,7 +188,8 @@ def predict_catalog(model, files: Sequence[str | Path], progress: bool = True,
                           ignore_index=True)
         return _finish(table)
     key = fingerprint(chunks, model=str(model) if portable else repr(model),
-                      **{k: v for k, v in kwargs.items() if k not in ("model", "device")})
+                      **{k: v for k, v in kwargs.items()
+                         if k not in ("model", "device", "bands")})
     checkpoint = Checkpoint(out, key)
     done = checkpoint.done()
     todo = [c for c in chunks if c["index"] not in done]

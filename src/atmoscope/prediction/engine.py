@@ -92,12 +92,13 @@ class CatalogWorker:
             (:func:`~atmoscope.prediction.read_distances`).
         threads: torch and BLAS threads of this worker (None: leave as they are).
         device: where the networks run (``auto``, ``cpu``, ``cuda``).
+        bands: compute the predictive bands of model spectra (only figures need them).
     """
 
     def __init__(self, model=None, options: Mapping | None = None,
                  read_options: Mapping | None = None,
                  distances: Mapping | None = None, threads: int | None = None,
-                 device: str = "cpu") -> None:
+                 device: str = "cpu", bands: bool = False) -> None:
         from atmoscope.prediction.choice import ModelChoice
 
         if threads is not None:
@@ -111,16 +112,17 @@ class CatalogWorker:
             model, device=device, **dict(options or {}))
         self.read_options = dict(read_options or {})
         self.distances = distances
+        self.bands = bands
 
     def __call__(self, chunk: Mapping) -> pd.DataFrame:
         return pd.DataFrame(self.rows(chunk))
 
-    def rows(self, chunk: Mapping, on_prediction: Callable | None = None,
-             bands: bool | None = None) -> list[dict]:
+    def rows(self, chunk: Mapping, on_prediction: Callable | None = None) -> list[dict]:
         """The catalog rows of one chunk (one per spectrum and model; an error row for a
         spectrum that could not be read or predicted)."""
         from atmoscope.prediction.catalog import catalog_rows
 
+        bands = self.bands
         if "files" in chunk:
             outcomes, keys = self._files(chunk["files"], bands)
         else:
@@ -257,7 +259,7 @@ def run_catalog(chunks: Sequence[dict], worker_kwargs: dict, *,
                 on_result: Callable[[int, pd.DataFrame], None], engine: str = "local",
                 workers: int | None = None, ray_address: str | None = None,
                 progress: bool = True, total: int | None = None, done: int = 0,
-                on_prediction: Callable | None = None, bands: bool | None = None) -> None:
+                on_prediction: Callable | None = None) -> None:
     """Run the chunks through catalog workers; ``on_result(index, frame)`` as each ends.
 
     Args:
@@ -270,7 +272,6 @@ def run_catalog(chunks: Sequence[dict], worker_kwargs: dict, *,
         progress: a progress bar over the spectra (``total``, of which ``done`` are done).
         on_prediction: called with each prediction and its predictor (e.g. figures);
             runs the chunks in this process.
-        bands: compute predictive bands (for figures).
     """
     from tqdm.auto import tqdm
 
@@ -295,7 +296,7 @@ def run_catalog(chunks: Sequence[dict], worker_kwargs: dict, *,
         if on_prediction is not None or n <= 1 or len(chunks) <= 1:
             worker = CatalogWorker(**worker_kwargs)
             for chunk in chunks:
-                finished(chunk["index"], pd.DataFrame(worker.rows(chunk, on_prediction, bands)))
+                finished(chunk["index"], pd.DataFrame(worker.rows(chunk, on_prediction)))
             return
         _run_pool(chunks, {**worker_kwargs, "threads": max(1, cores // n)}, min(n, len(chunks)),
                   finished)

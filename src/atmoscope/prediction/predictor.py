@@ -137,14 +137,15 @@ class Prediction:
 
     def summary(self) -> dict[str, dict[str, float]]:
         """Per parameter: mean, std and the 2.5/16/50/84/97.5 % percentiles."""
-        out = {}
-        for j, name in enumerate(self.targets):
-            s = self.samples[:, j]
-            out[name] = {"mean": float(s.mean()), "std": float(s.std(ddof=1)) if len(s) > 1
-                         else 0.0, "point": float(self.point[j])}
-            out[name].update({k: float(v) for k, v in
-                              zip(_PERCENTILE_KEYS, np.percentile(s, PERCENTILES), strict=True)})
-        return out
+        s = self.samples
+        mean = s.mean(axis=0)
+        std = s.std(axis=0, ddof=1) if len(s) > 1 else np.zeros(s.shape[1])
+        percentiles = np.percentile(s, PERCENTILES, axis=0)
+        return {name: {"mean": float(mean[j]), "std": float(std[j]),
+                       "point": float(self.point[j]),
+                       **{k: float(v) for k, v in zip(_PERCENTILE_KEYS, percentiles[:, j],
+                                                      strict=True)}}
+                for j, name in enumerate(self.targets)}
 
     def to_dict(self) -> dict:
         """JSON-ready summary: parameters, fit quality, scale, flags and notes."""
@@ -665,22 +666,26 @@ class Predictor:
         index = [list(self.estimator.targets).index(n) for n in interp.params_]
         models = interp(points[:, index], outside="nan")
         outside = np.isnan(models).any(axis=1)
-        for i in np.flatnonzero(outside):
-            models[i] = self._nearest_nodes_model(points[i, index])
+        if outside.any():
+            models[outside] = self._nearest_nodes_models(points[outside][:, index])
         return models, outside
 
-    def _nearest_nodes_model(self, point: np.ndarray, k: int = 4) -> np.ndarray:
-        """Inverse-distance mean (in log flux) of the ``k`` nodes nearest to ``point``,
+    def _nearest_nodes_models(self, points: np.ndarray, k: int = 4) -> np.ndarray:
+        """Inverse-distance means (in log flux) of the ``k`` nodes nearest to each point,
         distances measured in units of each parameter's range."""
-        interp = self.interpolator
-        nodes = interp.grid_.parameters[interp.params_].to_numpy()
-        span = np.array([hi - lo for lo, hi in (interp.bounds_[n] for n in interp.params_)])
-        d = np.linalg.norm((nodes - point) / np.where(span > 0, span, 1.0), axis=1)
-        nearest = np.argsort(d)[:k]
-        w = 1.0 / np.maximum(d[nearest], 1e-9)
-        logf = np.log10(interp.grid_.flux[nearest])
-        return 10 ** (w @ logf / w.sum())
+        nodes, log_flux, span = self._nodes
+        d = np.linalg.norm((nodes[None] - points[:, None]) / span, axis=2)
+        nearest = np.argsort(d, axis=1)[:, :k]
+        w = 1.0 / np.maximum(np.take_along_axis(d, nearest, axis=1), 1e-9)
+        return 10 ** (np.einsum("pk,pkl->pl", w, log_flux[nearest]) / w.sum(axis=1)[:, None])
 
+    @cached_property
+    def _nodes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The grid's nodes, their log flux, and each parameter's range (for distances)."""
+        interp = self.interpolator
+        span = np.array([hi - lo for lo, hi in (interp.bounds_[n] for n in interp.params_)])
+        return (interp.grid_.parameters[interp.params_].to_numpy(float),
+                np.log10(interp.grid_.flux), np.where(span > 0, span, 1.0))
 
 
 def _negative_note(count: int) -> list[str]:

@@ -351,7 +351,15 @@ class GridInterpolator:
         # the simplex located once serves the value and its (constant) derivatives
         tri, node_values = self._interpolator.tri, self._interpolator.values
         x = self._scale(points)
-        simplex = tri.find_simplex(x)
+        # scipy walks from the last point's simplex, and searches every simplex for a
+        # point outside the hull: the hull's facets settle those at once, and the rest
+        # go in lattice order, so that each walk starts near its point
+        simplex = np.full(len(x), -1)
+        candidates = np.flatnonzero(self.contains(points))
+        if candidates.size:
+            cell = np.clip((x[candidates] * 8).astype(np.int64), 0, 7)
+            order = candidates[np.lexsort(cell.T[::-1])]
+            simplex[order] = tri.find_simplex(x[order])
         inside = simplex >= 0
         values = np.full((len(points), node_values.shape[1]), np.nan)
         grad = np.full((len(points), k, node_values.shape[1]), np.nan)

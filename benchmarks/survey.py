@@ -1,0 +1,165 @@
+"""Survey scale: the catalog engine on the SpeX Prism Library and on a synthetic survey.
+
+1. **SpeX Prism Library.** All 2,960 files through the default pretrained posterior
+   (``bobcat``) with 200 samples each, as ``atmoscope predict
+   '../shared/data/spex_prism_library/spectra/*.fits.gz' --out spex.parquet --samples
+   200`` runs it (local engine, one process per core). Start-up — spawning the worker
+   processes, importing torch and loading the model in each — is timed on its own as the
+   same command on 64 files (two chunks, two processes), and subtracted.
+2. **One table file.** ``atmoscope survey synthetic`` spectra (the embedded Bobcat grid,
+   S/N 20–200) in one Parquet file, 100 samples each, through the local engine and
+   through Ray (``--engine ray``, a local Ray on this machine's cores): spectra per
+   second, and whether the two catalogs agree row for row.
+3. **Where the time goes**: one chunk of 1,024 table spectra in one process, by stage.
+
+Usage::
+
+    python benchmarks/survey.py [--n-synthetic 100000] [--skip-spex] [--skip-ray]
+
+Writes ``benchmarks/survey/results.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from atmoscope.evaluation import synthetic_survey
+from atmoscope.prediction import predict_catalog
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+OUT = ROOT / "benchmarks" / "survey"
+
+
+def timed(function, *args, **kwargs):
+    start = time.perf_counter()
+    result = function(*args, **kwargs)
+    return result, time.perf_counter() - start
+
+
+def spex(scratch: Path) -> list[str]:
+    files = sorted(glob.glob(str(DATA / "spex_prism_library" / "spectra" / "*.fits.gz")))
+    _, startup = timed(predict_catalog, None, files[:64], progress=False,
+                       options={"n_samples": 200}, out=scratch / "startup.parquet")
+    table, wall = timed(predict_catalog, None, files, progress=True,
+                        options={"n_samples": 200}, out=scratch / "spex.parquet")
+    ok = int((table.status == "ok").sum())
+    per_chunk = startup  # 64 files: start-up plus one chunk per process
+    return [
+        "## 1. The SpeX Prism Library (2,960 files, `--samples 200`, local engine)",
+        "",
+        "| | value |",
+        "|---|---|",
+        f"| files | {len(files)} |",
+        f"| predicted (status ok) | {ok} |",
+        f"| wall, whole command | {wall:.1f} s |",
+        f"| wall of 64 files (start-up + one chunk per process) | {per_chunk:.1f} s |",
+        f"| wall after start-up (whole − 64-file run) | {wall - per_chunk:.1f} s |",
+        f"| spectra/s after start-up | {len(files) / max(wall - per_chunk, 1e-9):.0f} |",
+        "",
+    ]
+
+
+def table_file(scratch: Path, n: int, ray: bool) -> list[str]:
+    survey, made = timed(synthetic_survey, scratch / "synthetic.parquet", n, seed=0,
+                         progress=False)
+    options = {"n_samples": 100}
+    local, t_local = timed(predict_catalog, "bobcat", [survey], progress=True, options=options,
+                           out=scratch / "local.parquet")
+    lines = [
+        f"## 2. One table file ({n:,} synthetic spectra, 100 samples each)",
+        "",
+        f"Written by `atmoscope survey synthetic` in {made:.1f} s.",
+        "",
+        "| engine | wall (s) | spectra/s | rows ok |",
+        "|---|---|---|---|",
+        f"| local ({os.cpu_count()} processes) | {t_local:.1f} | {n / t_local:.0f} | "
+        f"{int((local.status == 'ok').sum())} |",
+    ]
+    if ray:
+        on_ray, t_ray = timed(predict_catalog, "bobcat", [survey], progress=True,
+                              options=options, engine="ray", out=scratch / "ray.parquet")
+        on_ray = on_ray[local.columns]
+        numeric = local.select_dtypes("number").columns
+        same = np.isclose(local[numeric].to_numpy(float), on_ray[numeric].to_numpy(float),
+                          rtol=1e-6, equal_nan=True).all(axis=1)
+        same &= (local.select_dtypes(exclude="number").astype(str).to_numpy()
+                 == on_ray.select_dtypes(exclude="number").astype(str).to_numpy()).all(axis=1)
+        lines.append(f"| ray (local Ray, {os.cpu_count()} CPUs) | {t_ray:.1f} | "
+                     f"{n / t_ray:.0f} | {int((on_ray.status == 'ok').sum())} |")
+        lines += ["", f"Rows equal to the local engine's (to 1e-6): {int(same.sum())} of "
+                  f"{len(same)}."]
+    truths = pd.read_parquet(survey, columns=["temperature"])["temperature"].to_numpy()
+    error = local["temperature_mean"].to_numpy() - truths
+    lines += ["", f"Teff error against the truths: RMSE {np.sqrt(np.mean(error ** 2)):.1f} K, "
+              f"median |error| {np.median(np.abs(error)):.1f} K.", ""]
+    return lines
+
+
+def stages(scratch: Path) -> list[str]:
+    """One chunk of 1,024 table spectra in this process, timed stage by stage."""
+    from atmoscope.observed.survey import read_survey_rows
+    from atmoscope.prediction import Predictor
+    from atmoscope.pretrained import model_path
+
+    survey = scratch / "synthetic.parquet"
+    predictor = Predictor(model_path("bobcat"), n_samples=100)
+    predictor.predict_many(predictor.prepared_many(read_survey_rows(survey, 0, 64)),
+                           bands=False)  # warm
+    batch, t_read = timed(read_survey_rows, survey, 1024, 2048)
+    prepared, t_prepare = timed(predictor.prepared_many, batch)
+    clock: dict[str, float] = {}
+    for name in ("_sample", "_model_spectra", "_inflate", "_guards"):
+        method = getattr(predictor, name)
+
+        def wrapped(*args, _method=method, _name=name):
+            start = time.perf_counter()
+            _method(*args)
+            clock[_name] = clock.get(_name, 0.0) + time.perf_counter() - start
+
+        setattr(predictor, name, wrapped)
+    _, t_predict = timed(predictor.predict_many, prepared, bands=False)
+    rows = [("read (Parquet)", t_read), ("clean, convert, resample", t_prepare),
+            ("posterior samples (network)", clock["_sample"]),
+            ("best fit and χ² (Levenberg–Marquardt)", clock["_model_spectra"]),
+            ("error inflation (poor fits: samples again)", clock["_inflate"]),
+            ("novelty, edge fraction, flags", clock["_guards"]),
+            ("rest (building predictions)", t_predict - sum(clock.values()))]
+    total = t_read + t_prepare + t_predict
+    return ["## 3. Where the time goes (1,024 table spectra, one process, 100 samples)", "",
+            "| stage | s | ms per spectrum |", "|---|---|---|",
+            *[f"| {name} | {t:.2f} | {1000 * t / 1024:.2f} |" for name, t in rows],
+            f"| **total** | {total:.2f} | {1000 * total / 1024:.2f} |", ""]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n-synthetic", type=int, default=100_000)
+    parser.add_argument("--skip-spex", action="store_true")
+    parser.add_argument("--skip-ray", action="store_true")
+    parser.add_argument("--scratch", type=Path, default=Path("/tmp/atmoscope-survey-bench"))
+    args = parser.parse_args()
+    args.scratch.mkdir(parents=True, exist_ok=True)
+    for stale in args.scratch.glob("*.parquet"):
+        stale.unlink()
+    lines = ["# Survey-scale benchmark", "",
+             f"`python benchmarks/survey.py --n-synthetic {args.n_synthetic}`, on "
+             f"{os.cpu_count()} cores.", ""]
+    if not args.skip_spex:
+        lines += spex(args.scratch)
+    lines += table_file(args.scratch, args.n_synthetic, not args.skip_ray)
+    lines += stages(args.scratch)
+    OUT.mkdir(exist_ok=True)
+    (OUT / "results.md").write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
