@@ -9,7 +9,7 @@ PACKAGE = Path(atmoscope.__file__).parent
 
 #: Layers from the bottom up; a module may import its own layer and those below.
 LAYERS = [
-    {"errors", "_version", "_registry", "_atomic"},
+    {"errors", "_version", "_registry", "_atomic", "_device"},
     {"data", "observed", "fetch", "synthetic"},
     {"statistics"},
     {"models"},

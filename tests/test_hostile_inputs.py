@@ -232,7 +232,15 @@ def test_a_failed_catalog_write_keeps_the_old_table(bundle, shared_data, tmp_pat
                       "--samples", "10")
     assert result.returncode == 2 and "File too large" in result.stderr, result.stderr
     assert out.read_text() == "old table\n" * 20  # untouched, not torn
-    assert not list(tmp_path.glob(".cat.csv*"))
+    assert not list(tmp_path.glob(".cat.csv.partial"))
+    # what was finished is kept beside it (here the write of the first part failed too);
+    # the rerun finishes the catalog and clears it away
+    parts = tmp_path / ".cat.csv.parts"
+    assert not list(parts.glob(".*partial"))
+    rerun = _limited(10_000_000, "predict", "--model", "bobcat", *files, "--out", out,
+                     "--samples", "10")
+    assert rerun.returncode == 0, rerun.stderr
+    assert len(out.read_text().splitlines()) == 7 and not parts.exists()
 
 
 def test_a_failed_bundle_write_keeps_the_old_bundle(bundle, tmp_path, frame):

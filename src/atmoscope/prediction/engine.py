@@ -32,7 +32,8 @@ import pandas as pd
 from atmoscope._atomic import atomic_path
 from atmoscope.errors import AtmoscopeError, ConfigError
 
-__all__ = ["Checkpoint", "CatalogWorker", "plan_chunks", "run_catalog"]
+__all__ = ["CatalogWorker", "Checkpoint", "chunk_size", "fingerprint", "plan_chunks",
+           "run_catalog"]
 
 #: spectrum files per chunk, and survey rows per chunk
 FILES_PER_CHUNK = 32
@@ -115,6 +116,7 @@ class CatalogWorker:
         self.bands = bands
 
     def __call__(self, chunk: Mapping) -> pd.DataFrame:
+        """The catalog rows of one chunk as a table (what the engines collect)."""
         return pd.DataFrame(self.rows(chunk))
 
     def rows(self, chunk: Mapping, on_prediction: Callable | None = None) -> list[dict]:
@@ -210,6 +212,7 @@ class Checkpoint:
         return {int(p.stem.split("-")[1]) for p in self.folder.glob("part-*.parquet")}
 
     def write(self, index: int, frame: pd.DataFrame) -> None:
+        """Keep the rows of chunk ``index`` (written under a temporary name, renamed)."""
         with atomic_path(self._part(index)) as tmp:
             _as_parquet_safe(frame).to_parquet(tmp, index=False)
 
@@ -221,6 +224,7 @@ class Checkpoint:
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
     def remove(self) -> None:
+        """Delete the parts (once the catalog is written)."""
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
