@@ -38,10 +38,11 @@ from atmoscope.observed.conversion import (
     _overlaps_usable,
     _target_wavelengths,
     _usable_pixels,
+    flux_factor,
 )
 from atmoscope.observed.rebin import bin_edges, rebin
 from atmoscope.observed.survey import SpectrumBatch
-from atmoscope.observed.units import F_LAMBDA_CGS, F_NU_CGS, parse_unit
+from atmoscope.observed.units import F_LAMBDA_CGS, F_NU_CGS
 
 __all__ = ["clean_batch", "convert_batch", "resample_batch"]
 
@@ -224,26 +225,8 @@ def convert_batch(batch: SpectrumBatch, kind: str, unit: str | u.UnitBase | None
         raise ConfigError(f"kind must be 'fnu' or 'flambda', not {kind!r}")
     label, reference = _KINDS[kind]
     unit = reference if unit is None else unit
-    try:
-        unit = parse_unit(unit) if isinstance(unit, str) else u.Unit(unit)
-    except (TypeError, ValueError):
-        raise SpectrumError(f"target unit {unit!r} is not a unit") from None
-    if not unit.is_equivalent(reference):
-        raise SpectrumError(f"target unit '{unit}' is not an {label} unit (like '{reference}')")
-    if batch.flux.unit.physical_type == "dimensionless":
-        raise SpectrumError(
-            f"{_name(batch)}: flux is dimensionless (normalised or of unknown unit) and cannot "
-            f"be converted to {label}; read it with flux_unit= set"
-        )
-    # a unit flux per pixel converted, as to_fnu does (exact where the flux is zero)
-    try:
-        factor = (np.ones(batch.wavelength.shape) * batch.flux.unit).to_value(
-            unit, u.spectral_density(batch.wavelength)
-        )
-    except u.UnitConversionError:
-        raise SpectrumError(
-            f"{_name(batch)}: flux unit '{batch.flux.unit}' cannot be converted to '{unit}'"
-        ) from None
+    unit, factor = flux_factor(_name(batch), batch.flux.unit, batch.wavelength, unit, label,
+                               reference)
     return replace(
         batch,
         flux=u.Quantity(batch.flux.value * factor, unit, copy=None),

@@ -33,32 +33,47 @@ __all__ = [
 def _convert_flux(
     spec: ObservedSpectrum, unit, kind: str, reference: u.UnitBase
 ) -> ObservedSpectrum:
+    unit, factor = flux_factor(spec._name(), spec.flux.unit, spec.wavelength, unit, kind,
+                               reference)
+    return spec.replace(
+        flux=spec.flux.value * factor * unit,
+        error=None if spec.error is None else spec.error.value * factor * unit,
+    )
+
+
+def flux_factor(name: str, flux_unit: u.UnitBase, wavelength: u.Quantity, unit, kind: str,
+                reference: u.UnitBase) -> tuple[u.UnitBase, np.ndarray]:
+    """The target ``unit`` (checked to be of ``kind``, like ``reference``) and, per pixel,
+    the factor that converts flux in ``flux_unit`` at ``wavelength`` to it (shared by one
+    spectrum and a batch).
+
+    Raises:
+        SpectrumError: a target that is not a unit of the kind, dimensionless flux, or a
+            flux unit that cannot be converted, naming ``name``.
+    """
     try:
         unit = parse_unit(unit) if isinstance(unit, str) else u.Unit(unit)
     except (TypeError, ValueError):
         raise SpectrumError(f"target unit {unit!r} is not a unit") from None
     if not unit.is_equivalent(reference):
         raise SpectrumError(f"target unit '{unit}' is not an {kind} unit (like '{reference}')")
-    if spec.flux.unit.physical_type == "dimensionless":
+    if flux_unit.physical_type == "dimensionless":
         raise SpectrumError(
-            f"{spec._name()}: flux is dimensionless (normalised or of unknown unit) and cannot "
+            f"{name}: flux is dimensionless (normalised or of unknown unit) and cannot "
             f"be converted to {kind}; read it with flux_unit= set"
         )
     # F_nu = F_lambda λ²/c is linear in the flux: convert a unit flux per pixel
     # and apply that factor to flux and error alike (a ratio flux_new/flux
     # would fail where the flux is zero).
     try:
-        factor = (np.ones(spec.n_pixels) * spec.flux.unit).to_value(
-            unit, u.spectral_density(spec.wavelength)
+        factor = (np.ones(wavelength.shape) * flux_unit).to_value(
+            unit, u.spectral_density(wavelength)
         )
     except u.UnitConversionError:
         raise SpectrumError(
-            f"{spec._name()}: flux unit '{spec.flux.unit}' cannot be converted to '{unit}'"
+            f"{name}: flux unit '{flux_unit}' cannot be converted to '{unit}'"
         ) from None
-    return spec.replace(
-        flux=spec.flux.value * factor * unit,
-        error=None if spec.error is None else spec.error.value * factor * unit,
-    )
+    return unit, factor
 
 
 def to_fnu(spec: ObservedSpectrum, unit: str | u.UnitBase = F_NU_CGS) -> ObservedSpectrum:

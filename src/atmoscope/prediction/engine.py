@@ -175,8 +175,8 @@ class CatalogWorker:
         if self.distances:
             distances = [self.distances.get(i, (None, None)) for i in batch.ids]
         outcomes = self.choice.predict_batch(batch, distances, bands=bands)
-        keys = [(chunk["survey"], obj, {"row": int(row)})
-                for obj, row in zip(batch.ids, batch.rows, strict=True)]
+        keys = [(batch.row_source(i), obj, {"row": int(row)})
+                for i, (obj, row) in enumerate(zip(batch.ids, batch.rows, strict=True))]
         return outcomes, keys
 
 

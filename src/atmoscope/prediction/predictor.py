@@ -13,6 +13,10 @@ The model spectrum at the estimate is the training grid interpolated there, comp
 with the observation through χ² with an analytic best-fit flux scale (the (R/d)² that
 TelescopeML let cancel), which also gives the implied radius for a known distance.
 
+Many spectra go through as one batch (:meth:`Predictor.predict_many`: one pass of the
+networks, the sampler and the best fit over all of them), each getting what predicting it
+alone gives; :meth:`Predictor.predict` is a batch of one.
+
 Then the guard rails (:mod:`atmoscope.prediction.guards`): a fit that is improbable for
 its degrees of freedom has its errors inflated by √(reduced χ²) and its uncertainty
 recomputed (``inflate``) — the networks' samples at the inflated errors, each parameter's
@@ -361,7 +365,7 @@ class Predictor:
                 continue
             spectrum = resampled.spectrum(i)
             out.append(Prepared(
-                str(spectrum.meta.get("source", batch.source)), batch.ids[i], spectrum,
+                batch.row_source(i), batch.ids[i], spectrum,
                 report.as_dict(), _negative_note(report.negative_flux) + notes
                 + self._missing_note(int((~spectrum.mask).sum()))))
         return out
