@@ -51,6 +51,26 @@ def test_a_survey_file_gives_one_row_per_spectrum_near_its_truths(survey):
     assert np.median(error) < 60  # K, at S/N 20–200
 
 
+def test_an_unreadable_survey_chunk_gives_error_rows_and_the_batch_goes_on(survey,
+                                                                          monkeypatch):
+    from atmoscope.errors import SpectrumError
+    from atmoscope.observed import survey as survey_module
+
+    real = survey_module.read_survey_rows
+
+    def flaky(path, start, stop, **units):
+        if start == 16:
+            raise SpectrumError(f"{path}: row group 1 is damaged")
+        return real(path, start, stop, **units)
+
+    monkeypatch.setattr(survey_module, "read_survey_rows", flaky)
+    table = predict_catalog("bobcat", [survey], progress=False, options=OPTIONS, workers=1,
+                            rows_per_chunk=16)
+    assert len(table) == 40 and table["row"].tolist() == list(range(40))
+    assert (table.status[16:32] == "error").all() and (table.status[:16] == "ok").all()
+    assert table.error[20].endswith("row group 1 is damaged")
+
+
 def test_processes_give_the_rows_of_one_process(survey, spex_files, tmp_path):
     inputs = [survey, *spex_files]
     one = predict_catalog("bobcat", inputs, progress=False, options=OPTIONS, workers=1,

@@ -170,7 +170,12 @@ class CatalogWorker:
 
         units = {k: self.read_options[k] for k in ("flux_unit", "wave_unit")
                  if self.read_options.get(k) is not None}
-        batch = read_survey_rows(chunk["survey"], chunk["start"], chunk["stop"], **units)
+        try:
+            batch = read_survey_rows(chunk["survey"], chunk["start"], chunk["stop"], **units)
+        except (AtmoscopeError, OSError) as exc:  # an error row each; the batch goes on
+            rows = range(chunk["start"], chunk["stop"])
+            return [exc] * len(rows), [(f"{chunk['survey']}#{r}", str(r), {"row": r})
+                                       for r in rows]
         distances = None
         if self.distances:
             distances = [self.distances.get(i, (None, None)) for i in batch.ids]
