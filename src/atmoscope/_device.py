@@ -9,7 +9,7 @@ from atmoscope.errors import ConfigError
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["DEVICES", "resolve_device"]
+__all__ = ["DEVICES", "limit_threads", "resolve_device"]
 
 #: ``auto``: a CUDA GPU when there is one, else the CPU.
 DEVICES = ("auto", "cpu", "cuda")
@@ -40,3 +40,14 @@ def resolve_device(name: str = "auto") -> torch.device:
             f"CUDA {torch.version.cuda} build, but no GPU or driver found"
         raise ConfigError(f"--device cuda: no CUDA GPU is available (torch {version}, {build})")
     return torch.device("cuda")
+
+
+def limit_threads(threads: int) -> None:
+    """Torch and BLAS threads of this process, for the rest of it: a worker of a catalog
+    engine gets its share of the cores (torch and BLAS would otherwise each start one
+    thread per core in every worker, and the workers would thrash)."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(threads)
+    threadpool_limits(threads)  # not as a context: for the rest of the process

@@ -149,7 +149,7 @@ def test_a_failing_chunk_is_one_line_naming_it(ray_session, tmp_path):
 def test_actor_reports_failures_as_data(tmp_path, monkeypatch, kwargs, chunk, error, message):
     """What the actor returns for a raising worker or constructor (run here, without Ray:
     the Ray path is the test above), and the one-line error the driver makes of it."""
-    monkeypatch.setattr(ray_engine, "_limit_threads", lambda threads: None)  # not in pytest
+    monkeypatch.setattr(ray_engine, "limit_threads", lambda threads: None)  # not in pytest
     actor = _ChunkActor(ToyWorker, {"log": str(tmp_path), **kwargs}, threads=1)
     out = actor({"index": [chunk["index"]], "chunk": [pickle.dumps(chunk)]})
     assert out["index"].tolist() == [chunk["index"]] and out["frame"][0] == b""

@@ -3,6 +3,7 @@ file never stops the batch; tables written as CSV, Parquet, ECSV or FITS with un
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,7 +16,15 @@ from atmoscope._version import __version__
 from atmoscope.data.targets import target_label
 from atmoscope.errors import ConfigError, SpectrumError
 from atmoscope.prediction.choice import ModelChoice
-from atmoscope.prediction.engine import FILES_PER_CHUNK, ROWS_PER_CHUNK
+from atmoscope.prediction.engine import (
+    FILES_PER_CHUNK,
+    ROWS_PER_CHUNK,
+    Checkpoint,
+    chunk_size,
+    fingerprint,
+    plan_chunks,
+    run_catalog,
+)
 from atmoscope.prediction.predictor import Prediction, Predictor, file_stem
 
 __all__ = ["CATALOG_FORMATS", "catalog_format", "catalog_rows", "distance_for",
@@ -166,8 +175,6 @@ def predict_catalog(model, files: Sequence[str | Path], progress: bool = True,
     A spectrum that cannot be read or predicted gets a row with ``status`` ``error`` and
     the message in ``error``; the batch goes on.
     """
-    from atmoscope.prediction.engine import Checkpoint, fingerprint, plan_chunks, run_catalog
-
     chunks = plan_chunks(files, files_per_chunk=files_per_chunk,
                          rows_per_chunk=rows_per_chunk)
     if isinstance(model, Predictor):
@@ -194,12 +201,8 @@ def predict_catalog(model, files: Sequence[str | Path], progress: bool = True,
     done = checkpoint.done()
     todo = [c for c in chunks if c["index"] not in done]
     if done and todo and progress:
-        import sys
-
         print(f"{out}: resuming, {len(done)} of {len(chunks)} chunks already done",
               file=sys.stderr)
-    from atmoscope.prediction.engine import chunk_size
-
     run_catalog(todo, kwargs, on_result=checkpoint.write, total=sum(map(chunk_size, chunks)),
                 done=sum(chunk_size(c) for c in chunks if c["index"] in done), **run)
     table = _finish(checkpoint.table())

@@ -30,6 +30,7 @@ from pathlib import Path
 import pandas as pd
 
 from atmoscope._atomic import atomic_path
+from atmoscope._device import limit_threads
 from atmoscope.errors import AtmoscopeError, ConfigError
 
 __all__ = ["CatalogWorker", "Checkpoint", "chunk_size", "fingerprint", "plan_chunks",
@@ -103,11 +104,7 @@ class CatalogWorker:
         from atmoscope.prediction.choice import ModelChoice
 
         if threads is not None:
-            import torch
-            from threadpoolctl import threadpool_limits
-
-            torch.set_num_threads(threads)
-            self._limits = threadpool_limits(limits=threads)
+            limit_threads(threads)
         self.model = model
         self.choice = model if isinstance(model, ModelChoice) else ModelChoice(
             model, device=device, **dict(options or {}))

@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from atmoscope import errors
+from atmoscope._device import limit_threads
 from atmoscope.errors import AtmoscopeError, ConfigError, first_line
 
 if TYPE_CHECKING:
@@ -87,7 +88,7 @@ class _ChunkActor:
     """
 
     def __init__(self, worker: type, worker_kwargs: dict, threads: int) -> None:
-        _limit_threads(threads)
+        limit_threads(threads)
         self._worker, self._failed = None, None
         try:
             self._worker = worker(**worker_kwargs)
@@ -113,17 +114,6 @@ class _ChunkActor:
         return {"index": np.asarray(indices, dtype=np.int64),
                 "frame": np.asarray(frames, dtype=object),
                 "error": np.asarray(failures, dtype=object)}
-
-
-def _limit_threads(threads: int) -> None:
-    """Torch and BLAS threads of this (actor) process. Ray reserves ``threads`` logical
-    CPUs per actor, but torch and BLAS would start one thread per core of the node in
-    every actor: N actors × all cores oversubscribe the node and thrash."""
-    import torch
-    from threadpoolctl import threadpool_limits
-
-    torch.set_num_threads(threads)
-    threadpool_limits(threads)  # not as a context: for the rest of the process
 
 
 def _describe(exc: BaseException, context: str = "") -> str:

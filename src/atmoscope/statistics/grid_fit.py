@@ -68,12 +68,9 @@ class _Problem:
     def theta(self, u):
         return self.lo + np.clip(u, 0.0, 1.0) * self.span
 
-    def model(self, u):
-        """Unscaled interpolated spectra at unit-cube points ``u`` (NaN outside the hull)."""
-        return self.interp(self.theta(u), outside="nan")
-
     def model_gradient(self, u):
-        """:meth:`model` and its derivatives ``(n, k, L)`` in unit-cube coordinates."""
+        """Unscaled interpolated spectra at unit-cube points ``u`` (NaN outside the hull)
+        and their derivatives ``(n, k, L)`` in unit-cube coordinates."""
         m, g = self.interp.with_gradient(self.theta(u))
         return m, g * self.span[None, :, None]
 
