@@ -9,7 +9,7 @@ PACKAGE = Path(atmoscope.__file__).parent
 
 #: Layers from the bottom up; a module may import its own layer and those below.
 LAYERS = [
-    {"errors", "_version", "_registry", "_atomic", "_device"},
+    {"errors", "_version", "_registry", "_atomic", "_device", "_ray"},
     {"data", "observed", "fetch", "synthetic"},
     {"statistics"},
     {"models"},

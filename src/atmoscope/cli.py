@@ -351,6 +351,88 @@ def train_cmd(grid_path, model, split_kind, holdout, out, epochs, budget, batch_
                    flux_scale=flux_scale, on_member=show)
 
 
+@cli.command("tune")
+@click.option("--grid", "grid_path", required=True, type=click.Path(path_type=Path),
+              help="Training grid (.csv, .csv.bz2, .parquet, ...).")
+@click.option("--model", default="default", show_default=True,
+              help="Architecture whose search space is searched (see atmoscope models).")
+@click.option("--trials", type=click.IntRange(1), required=True,
+              help="Finished trials the study should hold (a rerun adds only the missing).")
+@click.option("--budget", type=click.FloatRange(min=1), default=None,
+              help="Wall-clock limit for the whole search, in seconds.")
+@click.option("--trial-budget", type=click.FloatRange(min=1), default=60.0, show_default=True,
+              help="Training seconds per trial (the learning-rate schedule completes in it).")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Search folder: study.db, trials.csv, figures, best/ (the retrained best).")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local",
+              show_default=True, help="local: Optuna, one trial after another; ray: Ray Tune "
+              "with the same Optuna study and the ASHA scheduler, one trial per CPU.")
+@click.option("--ray-address", default=None, help="Ray cluster to join (e.g. 'auto'); "
+              "default: start a local Ray.")
+@click.option("--objectives", type=click.Choice(["loss", "loss,throughput"]), default="loss",
+              show_default=True, help="loss: minimise the validation loss; loss,throughput: "
+              "the Pareto front of validation loss against spectra/s.")
+@click.option("--split", "split_kind", type=click.Choice(["random", "nodes"]), default="nodes",
+              show_default=True, help="random: TelescopeML's row split; nodes: hold out grid "
+              "nodes. Trials are scored on the validation rows, never the test split.")
+@click.option("--holdout", default=None, help="With --split nodes: e.g. 'temperature=every3' "
+              "(default) or 'temperature=700,900,1200,1600,2000'.")
+@click.option("--val-snr", default=None, help="S/N range LOW,HIGH of the fixed validation "
+              "noise (default: the model's training noise range).")
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--drop-duplicates", type=click.Choice(["first", "none"]), default="none",
+              show_default=True, help="Identical spectra: keep the first of each group, or "
+              "none of a group whose parameters conflict.")
+@click.option("--device", type=click.Choice(DEVICES), default="cpu", show_default=True,
+              help="Where the trials train.")
+@_grid_options
+def tune_cmd(grid_path, model, trials, budget, trial_budget, out, engine, ray_address,
+             objectives, split_kind, holdout, val_snr, seed, drop_duplicates, device, targets,
+             wavelength_unit, flux_unit) -> None:
+    """Search a model's hyperparameters (Optuna TPE with pruning, or Ray Tune with ASHA),
+    resumable, and retrain the best trial into OUT/best.
+
+    Rerunning the same command on a killed search resumes it. Writes OUT/study.db,
+    OUT/trials.csv (every trial: parameters, value, state, time, spectra/s), the figures
+    OUT/search_history.png, search_importances.png and search_front.png, and OUT/best."""
+    from atmoscope._device import resolve_device
+    from atmoscope.data.splits import make_split
+    from atmoscope.evaluation.report import format_report
+    from atmoscope.training.search import SearchSettings
+    from atmoscope.workflows import tune_model
+
+    resolve_device(device)
+    settings = SearchSettings(
+        model=model, trials=trials, trial_budget=trial_budget, budget=budget,
+        objectives=tuple(objectives.split(",")), seed=seed,
+        val_snr=None if val_snr is None else _parse_pair(val_snr, "--val-snr"),
+        device=device, engine=engine, ray_address=ray_address).checked()
+    if engine == "ray":
+        from atmoscope.prediction.ray_engine import require_engine
+
+        require_engine("ray")
+    g = _load_grid(grid_path, targets, wavelength_unit, flux_unit, drop_duplicates)
+    split = make_split(g, split_kind, seed=seed, holdout=holdout)
+    n_train, n_val, n_test = split.sizes()
+    click.echo(f"{g}: {split_kind} split {n_train} train / {n_val} validation / {n_test} test; "
+               f"searching {model} ({objectives}), {trials} trials of {trial_budget:g} s "
+               f"on the {engine} engine")
+    result = tune_model(g, split, settings, out, echo=click.echo)
+    best = result["table"].set_index("number").loc[result["best_trial"]]
+    params = {k[7:]: v for k, v in best.items() if k.startswith("params_") and v == v}
+    click.echo(f"best trial #{result['best_trial']}: validation loss {result['best_value']:.4g}, "
+               f"{best['spectra_per_s']:,.0f} spectra/s | "
+               + " ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                          for k, v in params.items()))
+    if len(result["front"]) > 1 and settings.multi_objective:
+        click.echo("Pareto front (loss, spectra/s): " + "; ".join(
+            f"#{int(r.number)} {r.value:.4g}, {r.spectra_per_s:,.0f}"
+            for r in result["front"].itertuples()))
+    if result["report"] is not None:
+        click.echo(format_report(result["report"]))
+    click.echo(f"bundle: {result['bundle']}\ntrials: {Path(out) / 'trials.csv'}")
+
+
 def _load_estimator(value: str):
     """A bundle or ensemble folder, or a built-in model by name."""
     from atmoscope.models import load_estimator

@@ -24,7 +24,7 @@ from atmoscope.training.trainer import TrainConfig, Trainer
 
 __all__ = ["format_comparison", "format_prediction", "format_predictions",
            "noise_profile_from_spectrum", "run_demo", "train_bundle",
-           "train_ensemble", "training_summary", "write_figures"]
+           "train_ensemble", "training_summary", "tune_model", "write_figures"]
 
 
 def write_figures(folder: Path, targets, truth: np.ndarray, predicted: np.ndarray,
@@ -114,6 +114,97 @@ def train_ensemble(grid: SpectralGrid, split: Split, config: TrainConfig, out: s
             on_member(target, bundle, report)
         results.append((bundle, report))
     return results
+
+
+def tune_model(grid: SpectralGrid, split: Split, settings, out: str | Path, *,
+               echo: Callable[[str], None] = print, progress: bool = True) -> dict:
+    """``atmoscope tune``: search (or resume the search), then write the record and
+    retrain the best trial into a normal bundle.
+
+    Writes into ``out``: ``study.db`` (the Optuna study), ``trials.csv`` (every trial),
+    ``pareto.csv`` (multi-objective: the front of loss against spectra/s), the figures
+    ``search_history.png``, ``search_importances.png`` and ``search_front.png``,
+    ``best_config.json`` (the best trial's training configuration) and ``best/`` (that
+    configuration retrained with calibration, scored on ``split.test``: the only time
+    the test split is used). A rerun whose best trial is unchanged keeps ``best/``.
+
+    Args:
+        settings: a :class:`~atmoscope.training.search.SearchSettings`.
+        echo: where progress lines go; ``progress``: the retraining's progress bar.
+
+    Returns:
+        ``table`` and ``front`` (DataFrames), ``best_trial`` (its number), ``best_value``,
+        ``config`` (the retrained :class:`TrainConfig`), ``bundle`` (path) and ``report``
+        (the test report of the retrained bundle; None when ``best/`` was kept).
+
+    Raises:
+        AtmoscopeError: no trial finished (all pruned or failed).
+    """
+    import json
+    from dataclasses import asdict
+
+    from atmoscope._atomic import atomic_path
+    from atmoscope.errors import AtmoscopeError
+    from atmoscope.training.search import pareto_front, run_search, trial_config, trials_table
+
+    out, settings = Path(out), settings.checked()
+    study = run_search(grid, split, settings, out, echo)
+    table = trials_table(study)
+    with atomic_path(out / "trials.csv") as tmp:
+        table.to_csv(tmp, index=False)
+    front = pareto_front(table)
+    if settings.multi_objective:
+        with atomic_path(out / "pareto.csv") as tmp:
+            front.to_csv(tmp, index=False)
+    _search_figures(study, table, front, out, settings.multi_objective)
+    done = table[(table["state"] == "COMPLETE") & np.isfinite(table["value"].astype(float))]
+    if done.empty:
+        raise AtmoscopeError(f"{out}: no trial of the search finished (see trials.csv); "
+                             "give the trials more time (--trial-budget)")
+    best = done.loc[done["value"].astype(float).idxmin()]
+    number = int(best["number"])
+    config = trial_config(settings, study.trials[number].params, calibrate=True)
+    record = {"trial": number, "value": float(best["value"]), "config": asdict(config)}
+    path, report = out / "best", None
+    kept = out / "best_config.json"
+    if not ((path / "bundle.json").is_file() and kept.is_file()
+            and json.loads(kept.read_text()).get("trial") == number):
+        echo(f"retraining the best trial (#{number}) into {path}")
+        checkpoint = path.with_name(path.name + ".checkpoint.pt")
+        _, report = train_bundle(grid, split, config, path, resume=checkpoint.is_file(),
+                                 progress=progress)
+        with atomic_path(kept) as tmp:
+            tmp.write_text(json.dumps(record, indent=2, default=list))
+    return {"table": table, "front": front, "best_trial": number,
+            "best_value": float(best["value"]), "config": config, "bundle": path,
+            "report": report}
+
+
+def _search_figures(study, table, front, out: Path, multi_objective: bool) -> None:
+    """The history, importance and front figures; importances need two finished trials
+    whose parameters differ, and are left out otherwise."""
+    import warnings
+
+    import optuna
+
+    from atmoscope.reporting.tuning_figures import (
+        plot_search_front,
+        plot_search_history,
+        plot_search_importances,
+    )
+
+    plot_search_history(table, out / "search_history.png")
+    plot_search_front(table, front, out / "search_front.png")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            importances = optuna.importance.get_param_importances(
+                study, target=(lambda t: t.values[0]) if multi_objective else None,
+                evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0))
+    except (RuntimeError, ValueError, ZeroDivisionError):
+        importances = {}
+    if importances:
+        plot_search_importances(importances, out / "search_importances.png")
 
 
 def noise_profile_from_spectrum(path: str | Path, grid: SpectralGrid) -> tuple[float, ...]:

@@ -66,3 +66,13 @@ def test_preprocessor_mask_channel_says_which_pixels_hold_data():
     assert Preprocessor.from_dict(pre.to_dict()).mask_channel is True
     with pytest.raises(ConfigError, match="needs the noise channel"):
         Preprocessor(grid.targets, mask_channel=True)
+
+
+def test_a_scale_free_model_needs_a_per_spectrum_scaling(small):
+    from atmoscope.training import TrainConfig
+
+    with pytest.raises(ConfigError, match="scale-free model .* needs a per-spectrum scaling"):
+        Preprocessor(small.targets, spectrum_mode="column_standard", extra_features="none")
+    # the default CNN scales per wavelength; asked to be scale-free it scales per spectrum
+    assert TrainConfig(extra_features="none").resolved().spectrum_mode == "log_row"
+    assert TrainConfig().resolved().spectrum_mode == "column_standard"

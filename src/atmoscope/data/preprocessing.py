@@ -39,6 +39,9 @@ __all__ = ["EXTRA_FEATURES", "Preprocessor", "SPECTRUM_MODES"]
 #: z-score of log10 flux (keeps the shape of deep bands that linear flux flattens);
 #: ``column_standard`` / ``column_minmax``: per-wavelength scaling of log10 flux.
 SPECTRUM_MODES = ("row", "log_row", "column_standard", "column_minmax")
+#: the scalings that divide out each spectrum's own level (the only ones a scale-free
+#: model can use)
+ROW_MODES = ("row", "log_row")
 EXTRA_FEATURES = ("minmax", "moments", "none")
 _TINY = 1e-300
 
@@ -87,6 +90,11 @@ class Preprocessor:
         if self.extra_features not in EXTRA_FEATURES:
             raise ConfigError(f"unknown extra features {self.extra_features!r}; "
                                  f"choose from {EXTRA_FEATURES}")
+        if self.extra_features == "none" and self.spectrum_mode not in ROW_MODES:
+            # a column scaling keeps the flux level that "none" (scale-free) leaves out
+            raise ConfigError(f"a scale-free model (extra features 'none') needs a "
+                              f"per-spectrum scaling ({' or '.join(ROW_MODES)}), not "
+                              f"{self.spectrum_mode!r}")
 
     # --- fitting ----------------------------------------------------------------------
     def fit(self, flux: np.ndarray, y: np.ndarray) -> Preprocessor:

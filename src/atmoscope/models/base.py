@@ -53,6 +53,29 @@ class Network(nn.Module):
     max_batch: ClassVar[int] = 8192
     accepts_mask: ClassVar[bool] = False
 
+    @classmethod
+    def search_space(cls, trial) -> None:
+        """Suggest a configuration on an Optuna ``trial`` (``atmoscope tune``): the
+        training hyperparameters every network shares. An architecture extends this with
+        its own options (calling ``super()``), so a new model brings its own space.
+
+        Names are :class:`~atmoscope.training.TrainConfig` fields, ``snr_low`` and
+        ``snr_high`` (the training noise range), or keyword arguments of the
+        architecture (:func:`atmoscope.training.search.config_from_params` sorts them).
+
+        Args:
+            trial: an ``optuna.Trial`` (or Ray Tune's define-by-run stand-in for one).
+        """
+        trial.suggest_float("lr", 3e-4, 1e-2, log=True)
+        trial.suggest_categorical("batch_size", [32, 64, 128, 256])
+        trial.suggest_float("weight_decay", 1e-6, 1e-2, log=True)
+        low, high = cls.training_defaults.get("noise_snr") or (10.0, 1000.0)
+        # the noise range around the architecture's own: from a third to three times
+        trial.suggest_categorical("snr_low", sorted({low / 3, low, low * 3}))
+        trial.suggest_categorical("snr_high", sorted({high / 3, high, high * 3}))
+        trial.suggest_categorical("spectrum_mode", ["log_row", "row", "column_standard"])
+        trial.suggest_categorical("extra_features", ["moments", "minmax"])
+
     def embed(self, spectrum: torch.Tensor, extra: torch.Tensor) -> torch.Tensor | None:
         """The network's summary of a spectrum, ``(B, D)``: what its estimate is computed
         from (for novelty scores; None when the architecture has no such layer)."""

@@ -31,6 +31,18 @@ class FlowPosterior(PosteriorNetwork):
 
     accepts_mask = True
 
+    @classmethod
+    def search_space(cls, trial) -> None:
+        """The shared training space, plus the embedding's size and the flow's."""
+        super().search_space(trial)
+        trial.suggest_categorical("width", [16, 24, 32, 48])
+        trial.suggest_int("stages", 1, 3)
+        trial.suggest_categorical("hidden", [128, 256])
+        trial.suggest_categorical("context", [16, 32, 64])
+        trial.suggest_int("transforms", 2, 5)
+        trial.suggest_categorical("flow_hidden", [32, 64, 128])
+        trial.suggest_categorical("bins", [4, 8, 16])
+
     def __init__(self, n_wavelengths: int, n_extra: int, n_targets: int, context: int = 64,
                  width: int = 32, stages: int = 2, hidden: int = 256, transforms: int = 4,
                  flow_hidden: int = 128, bins: int = 8, mask_input: bool = False) -> None:

@@ -21,6 +21,14 @@ class GaussianPosterior(PosteriorNetwork):
 
     accepts_mask = True
 
+    @classmethod
+    def search_space(cls, trial) -> None:
+        """The shared training space, plus the residual CNN's size."""
+        super().search_space(trial)
+        trial.suggest_categorical("width", [16, 24, 32, 48])
+        trial.suggest_int("stages", 1, 3)
+        trial.suggest_categorical("hidden", [64, 128, 256, 512])
+
     def __init__(self, n_wavelengths: int, n_extra: int, n_targets: int, width: int = 32,
                  stages: int = 2, hidden: int = 256, mask_input: bool = False) -> None:
         super().__init__()

@@ -18,13 +18,13 @@ paths in the chunks must be readable there.
 from __future__ import annotations
 
 import io
-import os
 import pickle
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from atmoscope import errors
 from atmoscope._device import limit_threads
+from atmoscope._ray import MISSING_RAY, import_ray, init_ray
 from atmoscope.errors import AtmoscopeError, ConfigError, first_line
 
 if TYPE_CHECKING:
@@ -34,7 +34,6 @@ __all__ = ["ENGINES", "engine_available", "require_engine", "run_ray"]
 
 #: The catalog engines: ``local`` (processes on this machine) and ``ray`` (Ray Data).
 ENGINES = ("local", "ray")
-_MISSING_RAY = "--engine ray needs Ray: pip install 'atmoscope[ray]'"
 
 
 def engine_available(name: str) -> bool:
@@ -63,17 +62,12 @@ def require_engine(name: str) -> None:
             naming the extra to install).
     """
     if not engine_available(name):
-        raise ConfigError(_MISSING_RAY)
+        raise ConfigError(MISSING_RAY)
 
 
 def _import_ray():
     """``ray`` with ``ray.data`` imported, or the one-line error naming the extra."""
-    try:
-        import ray
-        import ray.data  # noqa: F401  (``ray`` without the ``data`` extra lacks pandas glue)
-    except ImportError:
-        raise ConfigError(_MISSING_RAY) from None
-    return ray
+    return import_ray("data")
 
 
 class _ChunkActor:
@@ -190,34 +184,13 @@ def run_ray(chunks: Sequence[dict], worker: type, worker_kwargs: dict, *,
     ray = _import_ray()
     if not chunks:
         return
-    started = not ray.is_initialized()
-    if started:
-        _init_ray(ray, address, num_cpus)
+    started = init_ray(ray, address, num_cpus)
     try:
         _stream(ray, chunks, indices, worker, worker_kwargs, on_result, concurrency,
                 threads_per_worker, progress)
     finally:
         if started:
             ray.shutdown()
-
-
-def _init_ray(ray, address: str | None, num_cpus: int | None) -> None:
-    import logging
-
-    # no usage-statistics prompt or upload; set before the local Ray's processes start,
-    # which inherit it
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    # Ray's own notices (token authentication, the workers' output) would bury ours; its
-    # logs stay in the session folder (/tmp/ray/session_latest/logs)
-    quiet = {"logging_level": logging.ERROR, "log_to_driver": False}
-    try:
-        if address is None:
-            ray.init(num_cpus=num_cpus, include_dashboard=False, **quiet)
-        else:
-            ray.init(address=address, **quiet)
-    except Exception as exc:  # a wrong address, a version mismatch, no room for a node
-        where = "a local Ray" if address is None else f"Ray at {address}"
-        raise AtmoscopeError(f"could not start {where}: {first_line(exc)}") from None
 
 
 def _stream(ray, chunks, indices, worker, worker_kwargs, on_result, concurrency,

@@ -7,6 +7,7 @@ import math
 import pickle
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +19,7 @@ from atmoscope._atomic import atomic_path
 from atmoscope._device import resolve_device
 from atmoscope.data.grid import SpectralGrid
 from atmoscope.data.noise import log_uniform_snr, noise_profile, noisy_observation, random_gaps
-from atmoscope.data.preprocessing import Preprocessor
+from atmoscope.data.preprocessing import ROW_MODES, Preprocessor
 from atmoscope.data.splits import Split
 from atmoscope.errors import ConfigError, first_line
 from atmoscope.models import ModelBundle, build_model
@@ -30,12 +31,15 @@ from atmoscope.training.augment import OffNodeSampler, interpolation_residuals, 
 __all__ = ["TrainConfig", "Trainer"]
 
 _OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
+#: validation observations made with ``val_snr`` (each validation spectrum repeated)
+_VAL_OBSERVATIONS = 256
 
 
 @dataclass
 class TrainConfig:
     """What to train and how. ``None`` means: the architecture's own default
-    (its ``training_defaults``).
+    (its ``training_defaults``); a scale-free model (``extra_features="none"``) whose
+    architecture scales spectra per wavelength by default gets ``log_row`` instead.
 
     Args:
         model: registered architecture name (``atmoscope.models.MODELS``).
@@ -66,6 +70,12 @@ class TrainConfig:
             (:func:`~atmoscope.data.noise.random_gaps`), the network reading a mask
             channel; only architectures that accept a mask (posterior models, which
             default to 0.5).
+        val_snr: ``(low, high)``: the validation spectra are observed with fixed noise at
+            an S/N drawn log-uniformly in that range, each validation spectrum several
+            times (at least 256 observations in all). None: posterior models are scored on
+            one noisy copy at the training noise, point models on the noiseless spectra.
+            A hyperparameter search fixes it, so that trials with different training noise
+            are scored on the same spectra.
         calibrate: after training, fit the novelty score and the systematic floor on
             the validation nodes (see :class:`~atmoscope.models.ModelBundle`).
         min_steps: when ``epochs`` is not given, at least this many optimiser steps:
@@ -97,6 +107,7 @@ class TrainConfig:
     offnode_source: str = "auto"
     mismatch: float | None = None
     gaps: float | None = None
+    val_snr: tuple[float, float] | None = None
     calibrate: bool = True
     patience: int | None = None
     min_steps: int | None = None
@@ -115,12 +126,17 @@ class TrainConfig:
         for key, value in values.items():
             if value is None and key in cls.training_defaults:
                 values[key] = cls.training_defaults[key]
+        if (self.spectrum_mode is None and values["extra_features"] == "none"
+                and values["spectrum_mode"] not in ROW_MODES):
+            values["spectrum_mode"] = "log_row"  # scale-free: a per-spectrum scaling
         values["noise_snr"] = tuple(values["noise_snr"] or ())
         values["offnode"] = float(values["offnode"] or 0.0)
         values["mismatch"] = float(values["mismatch"] or 0.0)
         values["gaps"] = float(values["gaps"] or 0.0)
         if values["gaps"] > 0 and cls.accepts_mask:
             values["model_options"] = {**values["model_options"], "mask_input": True}
+        if values["val_snr"] is not None:
+            values["val_snr"] = tuple(float(v) for v in values["val_snr"])
         if values["noise_profile"] is not None:
             values["noise_profile"] = tuple(float(v) for v in values["noise_profile"])
         values["device"] = resolve_device(values["device"]).type
@@ -146,6 +162,11 @@ class TrainConfig:
                               "trained with gaps")
         if not 0.0 <= self.offnode <= 1.0:
             raise ConfigError(f"offnode must be a fraction in [0, 1], got {self.offnode}")
+        if self.val_snr is not None and not (
+                len(self.val_snr) == 2 and 0 < self.val_snr[0] <= self.val_snr[1]
+                and math.isfinite(self.val_snr[1])):
+            raise ConfigError(f"val_snr must be (low, high) with 0 < low <= high, got "
+                              f"{self.val_snr}")
         if self.noise_profile is not None and not self.noise_snr:
             raise ConfigError("a noise profile shapes the training noise: give --noise-snr "
                               "LOW,HIGH too")
@@ -193,6 +214,9 @@ class Trainer:
             ``resume=True`` training continues from it, losing at most the epoch
             that was running.
         progress: show a progress bar (epoch, losses, ETA).
+        on_epoch: called after every epoch as ``on_epoch(trainer, epoch, val_loss)`` (the
+            time spent so far in ``trainer.elapsed_``); an exception it raises ends the
+            training and propagates (a hyperparameter search prunes trials this way).
 
     After :meth:`fit`: ``model_``, ``preprocessor_``, ``history_`` (per-epoch lists),
     ``config_`` (resolved), ``best_epoch_``, ``stopped_because_``, ``train_seconds_``
@@ -203,10 +227,12 @@ class Trainer:
     """
 
     def __init__(self, config: TrainConfig, checkpoint: str | Path | None = None,
-                 progress: bool = True) -> None:
+                 progress: bool = True,
+                 on_epoch: Callable[[Trainer, int, float], None] | None = None) -> None:
         self.config = config
         self.checkpoint = checkpoint
         self.progress = progress
+        self.on_epoch = on_epoch
 
     def fit(self, grid: SpectralGrid, split: Split, resume: bool = False) -> Trainer:
         """Train on ``split.train``; stop early on ``split.val`` loss; keep the best epoch.
@@ -276,13 +302,19 @@ class Trainer:
             grid.targets, spectrum_mode=cfg.spectrum_mode, extra_features=cfg.extra_features,
             noise_channel=self._reads_errors, mask_channel=cfg.gaps > 0
         ).fit(self._train_flux, y_train)
-        val_flux, val_error = grid.flux[split.val], None
-        if self._reads_errors:  # a posterior is scored on noisy spectra, the same every epoch
-            val_flux, val_error = self._observe(val_flux, np.random.default_rng([cfg.seed, 2**31]))
+        val_flux, val_error, y_val = grid.flux[split.val], None, y[split.val]
+        val_rng = np.random.default_rng([cfg.seed, 2**31])
+        if cfg.val_snr is not None and len(val_flux):
+            # fixed noise for every configuration: enough copies to average the draws
+            copies = math.ceil(_VAL_OBSERVATIONS / len(val_flux))
+            val_flux, y_val = np.tile(val_flux, (copies, 1)), np.tile(y_val, (copies, 1))
+            val_flux, val_error = self._observe(val_flux, val_rng, cfg.val_snr)
+        elif self._reads_errors:  # a posterior is scored on noisy spectra, the same every epoch
+            val_flux, val_error = self._observe(val_flux, val_rng)
         device = self._device = torch.device(cfg.device)
         self._x_val, self._e_val = (torch.from_numpy(a).to(device) for a in
                                     pre.transform_spectra(val_flux, val_error))
-        self._y_val = torch.from_numpy(pre.transform_targets(y[split.val])).to(device)
+        self._y_val = torch.from_numpy(pre.transform_targets(y_val)).to(device)
         self._y_train = pre.transform_targets(y_train)
         # built on the CPU, so the initial weights do not depend on the device
         self.model_ = build_model(cfg.model, grid.n_wavelengths, self._e_val.shape[1],
@@ -321,7 +353,8 @@ class Trainer:
                               "start again without --resume") from None
         # checkpoints from before the posterior options were added lack their keys
         saved = {"noise_profile": None, "offnode": 0.0, "offnode_source": "auto",
-                 "mismatch": 0.0, "gaps": 0.0, "calibrate": True, **state["config"]}
+                 "mismatch": 0.0, "gaps": 0.0, "val_snr": None, "calibrate": True,
+                 **state["config"]}
         # a run may resume on another device (continued on a GPU, or on a CPU after one)
         current = asdict(self.config_)
         saved["device"] = current["device"]
@@ -368,6 +401,13 @@ class Trainer:
                             best=state.best_epoch, lr=f"{lr:.1e}")
             bar.update(1)
             self._checkpoint(epoch, state)
+            if self.on_epoch is not None:
+                self.elapsed_ = state.elapsed
+                try:
+                    self.on_epoch(self, epoch, val)
+                except BaseException:
+                    bar.close()
+                    raise
             if epoch - state.best_epoch >= patience:
                 self.stopped_because_ = f"no validation improvement for {patience} epochs"
                 break
@@ -442,13 +482,15 @@ class Trainer:
         return (torch.from_numpy(a) for a in
                 self.preprocessor_.transform_spectra(flux, error, mask))
 
-    def _observe(self, flux: np.ndarray, rng: np.random.Generator
+    def _observe(self, flux: np.ndarray, rng: np.random.Generator,
+                 snr_range: tuple[float, float] | None = None
                  ) -> tuple[np.ndarray, np.ndarray | None]:
-        """Noisy copies of ``flux`` (and their quoted errors for networks that read them)."""
-        cfg = self.config_
-        if not cfg.noise_snr:
+        """Noisy copies of ``flux`` (and their quoted errors for networks that read them),
+        at S/N in ``snr_range`` (default: the training noise)."""
+        snr_range = snr_range or self.config_.noise_snr
+        if not snr_range:
             return flux, None
-        snr = log_uniform_snr(*cfg.noise_snr, len(flux), rng)
+        snr = log_uniform_snr(*snr_range, len(flux), rng)
         observed, error = noisy_observation(flux, snr, rng, self._profile)
         return observed, error if self._reads_errors else None
 
