@@ -24,7 +24,7 @@ def test_bundle_round_trip(small, tmp_path):
     meta = json.loads((tmp_path / "b" / "bundle.json").read_text())
     assert meta["grid"]["content_hash"] == small.content_hash
     assert meta["versions"]["torch"] == torch.__version__
-    assert meta["training"]["model"] == "rescnn" and meta["training"]["batch_size"] == 256
+    assert meta["training"]["model"] == "rescnn" and meta["training"]["batch_size"] == 64
     assert len(meta["history"]["val_loss"]) == 3
     assert set(meta["metrics"]["metrics"]["temperature"]) >= {"rmse", "mae", "r2", "bias"}
     assert meta["split"]["test_rows"] == split.test.tolist()

@@ -21,6 +21,7 @@ from atmoscope.training import TrainConfig, Trainer
 from atmoscope.training.search import (
     SearchSettings,
     config_from_params,
+    default_params,
     network_throughput,
     pareto_front,
     run_search,
@@ -133,6 +134,9 @@ def test_local_search_writes_its_record_and_a_rerun_adds_nothing(small_file, tmp
     assert best.training["budget"] == 2.0 and best.metrics  # scored on the test split
     for figure in ("search_history.png", "search_front.png", "search_importances.png"):
         assert (out / figure).stat().st_size > 5000
+    first = optuna.load_study(study_name="atmoscope",
+                              storage=f"sqlite:///{out / 'study.db'}").trials[0]
+    assert first.user_attrs["baseline"] and first.params == default_params("default")
     stamp = (out / "best" / "bundle.json").stat().st_mtime
     again = run(*args)
     assert again.returncode == 0 and "3 of 3 trials already done" in again.stdout
@@ -232,3 +236,9 @@ def test_trials_table_leaves_out_interrupted_trials(tmp_path):
     study.tell(trial, state=optuna.trial.TrialState.FAIL)
     table = trials_table(study)
     assert table["number"].tolist() == [0, 1] and "params_lr" in table
+
+
+def test_defaults_as_the_first_trial_when_inside_the_space():
+    assert default_params("default")["width"] == 16  # today's default CNN
+    assert default_params("posterior")["context"] == 64
+    assert default_params("telescopeml") is None  # its lr 1.9e-4 lies below the space

@@ -48,7 +48,8 @@ from atmoscope.errors import AtmoscopeError, ConfigError
 from atmoscope.models.registry import model_class
 from atmoscope.training.trainer import TrainConfig, Trainer
 
-__all__ = ["OBJECTIVES", "SearchSettings", "config_from_params", "network_throughput",
+__all__ = ["OBJECTIVES", "SearchSettings", "config_from_params", "default_params",
+           "network_throughput", "search_space_of",
            "open_study", "pareto_front", "run_search", "run_trial", "trial_config",
            "trials_table"]
 
@@ -231,7 +232,9 @@ def _signature(settings: SearchSettings, grid: SpectralGrid, split: Split) -> di
     return json.loads(json.dumps({
         "model": settings.model, "grid": grid.content_hash, "split": split.description,
         "trial_budget": settings.trial_budget, "objectives": list(settings.objectives),
-        "seed": settings.seed, "val_snr": list(settings.val_snr), "device": settings.device}))
+        "seed": settings.seed, "val_snr": list(settings.val_snr), "device": settings.device,
+        # a model whose space changed (a new default moves the noise choices) is a new search
+        "space": search_space_of(settings.model)}))
 
 
 @contextlib.contextmanager
@@ -275,6 +278,9 @@ def open_study(out: Path, settings: SearchSettings, grid: SpectralGrid, split: S
             pruner=_pruner(settings),
             directions=["minimize"] + ["maximize"] * settings.multi_objective)
         study.set_user_attr("search", signature)
+        baseline = default_params(settings.model)
+        if baseline is not None:  # trial 0: today's defaults, what the search must beat
+            study.enqueue_trial(baseline, user_attrs={"baseline": True})
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         storage.set_trial_user_attr(trial._trial_id, "interrupted", True)
         storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
@@ -282,11 +288,65 @@ def open_study(out: Path, settings: SearchSettings, grid: SpectralGrid, split: S
     return study
 
 
+class _Recorder:
+    """A stand-in for an Optuna trial that records what a search space suggests."""
+
+    def __init__(self) -> None:
+        self.space: dict[str, tuple] = {}
+
+    def suggest_float(self, name, low, high, **kwargs):
+        self.space[name] = ("range", low, high)
+        return low
+
+    suggest_int = suggest_float
+
+    def suggest_categorical(self, name, choices):
+        self.space[name] = ("choices", list(choices))
+        return choices[0]
+
+
+def search_space_of(model: str) -> dict[str, tuple]:
+    """The parameters an architecture's search space suggests: name →
+    ``("range", low, high)`` or ``("choices", [...])``."""
+    recorder = _Recorder()
+    model_class(model).search_space(recorder)
+    return recorder.space
+
+
+def default_params(model: str) -> dict | None:
+    """The architecture's defaults as a point of its search space (a search's first
+    trial, so that it reports how today's defaults fare), or None when a default lies
+    outside the space.
+
+    Args:
+        model: registered architecture name.
+    """
+    import inspect
+
+    cls = model_class(model)
+    space = search_space_of(model)
+    defaults = dict(cls.training_defaults)
+    low, high = defaults.get("noise_snr") or (10.0, 1000.0)
+    defaults.update(snr_low=low, snr_high=high)
+    for name, parameter in inspect.signature(cls.__init__).parameters.items():
+        if parameter.default is not inspect.Parameter.empty:
+            defaults.setdefault(name, parameter.default)
+    params = {}
+    for name, (kind, *bounds) in space.items():
+        value = defaults.get(name)
+        inside = (value in bounds[0] if kind == "choices"
+                  else value is not None and bounds[0] <= value <= bounds[1])
+        if not inside:
+            return None
+        params[name] = value
+    return params
+
+
 def _differences(old: dict | None, new: dict) -> str:
     if not isinstance(old, dict):
         return "not made by atmoscope tune"
-    return ", ".join(f"{k} {old.get(k)!r} here, {v!r} asked" for k, v in new.items()
-                     if old.get(k) != v)
+    return ", ".join(f"{k} {old.get(k)!r} here, {v!r} asked" if len(repr(v)) < 60
+                     else f"another {k}" for k, v in new.items() if old.get(k) != v)
 
 
 def _sampler(settings: SearchSettings):
