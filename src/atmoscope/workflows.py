@@ -126,7 +126,8 @@ def tune_model(grid: SpectralGrid, split: Split, settings, out: str | Path, *,
     ``search_history.png``, ``search_importances.png`` and ``search_front.png``,
     ``best_config.json`` (the best trial's training configuration) and ``best/`` (that
     configuration retrained with calibration, scored on ``split.test``: the only time
-    the test split is used). A rerun whose best trial is unchanged keeps ``best/``.
+    the test split is used; the grid stored inside). A rerun whose best trial is
+    unchanged keeps ``best/``.
 
     Args:
         settings: a :class:`~atmoscope.training.search.SearchSettings`.
@@ -171,8 +172,9 @@ def tune_model(grid: SpectralGrid, split: Split, settings, out: str | Path, *,
             and json.loads(kept.read_text()).get("trial") == number):
         echo(f"retraining the best trial (#{number}) into {path}")
         checkpoint = path.with_name(path.name + ".checkpoint.pt")
+        # with its grid inside, so `evaluate DIR/best` and model spectra need nothing beside it
         _, report = train_bundle(grid, split, config, path, resume=checkpoint.is_file(),
-                                 progress=progress)
+                                 progress=progress, embed_grid=True)
         with atomic_path(kept) as tmp:
             tmp.write_text(json.dumps(record, indent=2, default=list))
     return {"table": table, "front": front, "best_trial": number,

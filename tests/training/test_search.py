@@ -132,6 +132,7 @@ def test_local_search_writes_its_record_and_a_rerun_adds_nothing(small_file, tmp
     assert best.architecture["options"]["width"] == table.loc[table["value"].idxmin(),
                                                               "params_width"]
     assert best.training["budget"] == 2.0 and best.metrics  # scored on the test split
+    assert run("evaluate", out / "best").returncode == 0  # its grid is inside
     for figure in ("search_history.png", "search_front.png", "search_importances.png"):
         assert (out / figure).stat().st_size > 5000
     first = optuna.load_study(study_name="atmoscope",
@@ -197,6 +198,10 @@ def test_a_killed_search_resumes_and_reruns_the_interrupted_trial(small_file, tm
     rerun_of = [t for t in study.trials if "rerun_of" in t.user_attrs]
     assert len(killed) == 1 and rerun_of[0].params == killed[0].params
     assert killed[0].number not in set(table["number"])
+    # the resumed search draws new points, not the first run's again
+    kept = [tuple(sorted(t.params.items())) for t in study.trials
+            if t.number in set(table["number"])]
+    assert len(set(kept)) == len(kept)
 
 
 @pytest.mark.slow

@@ -267,7 +267,9 @@ def open_study(out: Path, settings: SearchSettings, grid: SpectralGrid, split: S
     names = [s.study_name for s in optuna.study.get_all_study_summaries(storage)]
     if _STUDY in names:
         study = optuna.load_study(study_name=_STUDY, storage=storage,
-                                  sampler=_sampler(settings), pruner=_pruner(settings))
+                                  pruner=_pruner(settings))
+        # a resumed search must not draw its first run's random points again
+        study.sampler = _sampler(settings, offset=len(study.trials))
         if study.user_attrs.get("search") != signature:
             raise ConfigError(f"{out}: holds a study of another search "
                               f"({_differences(study.user_attrs.get('search'), signature)});"
@@ -349,10 +351,11 @@ def _differences(old: dict | None, new: dict) -> str:
                      else f"another {k}" for k, v in new.items() if old.get(k) != v)
 
 
-def _sampler(settings: SearchSettings):
+def _sampler(settings: SearchSettings, offset: int = 0):
+    """TPE seeded by the search's seed and the number of trials already in the study."""
     import optuna
 
-    return optuna.samplers.TPESampler(seed=settings.seed)
+    return optuna.samplers.TPESampler(seed=settings.seed + offset)
 
 
 def _pruner(settings: SearchSettings):
@@ -536,9 +539,9 @@ def _run_ray(study, grid, split, settings, remaining, out, line) -> None:
                     trial.set_user_attr("stopped_at", result.get("progress"))
             super().on_trial_complete(trial_id, result, error)
 
-    searcher = Searcher(space=cls.search_space, metric=metric,
-                            mode=mode, sampler=_sampler(settings), study_name=_STUDY,
-                            storage=study._storage, seed=settings.seed)
+    searcher = Searcher(space=cls.search_space, metric=metric, mode=mode,
+                        sampler=_sampler(settings, offset=len(study.trials)), study_name=_STUDY,
+                        storage=study._storage, seed=settings.seed)
 
     class Progress(tune.Callback):
         def on_trial_complete(self, iteration, trials, trial, **info):
