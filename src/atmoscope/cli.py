@@ -398,7 +398,7 @@ def tune_cmd(grid_path, model, trials, budget, trial_budget, out, engine, ray_ad
     from atmoscope._device import resolve_device
     from atmoscope.data.splits import make_split
     from atmoscope.evaluation.report import format_report
-    from atmoscope.training.search import SearchSettings
+    from atmoscope.training.search import SearchSettings, require_search
     from atmoscope.workflows import tune_model
 
     resolve_device(device)
@@ -407,10 +407,7 @@ def tune_cmd(grid_path, model, trials, budget, trial_budget, out, engine, ray_ad
         objectives=tuple(objectives.split(",")), seed=seed,
         val_snr=None if val_snr is None else _parse_pair(val_snr, "--val-snr"),
         device=device, engine=engine, ray_address=ray_address).checked()
-    if engine == "ray":
-        from atmoscope.prediction.ray_engine import require_engine
-
-        require_engine("ray")
+    require_search(settings)  # a missing extra is the first thing to hear of
     g = _load_grid(grid_path, targets, wavelength_unit, flux_unit, drop_duplicates)
     split = make_split(g, split_kind, seed=seed, holdout=holdout)
     n_train, n_val, n_test = split.sizes()

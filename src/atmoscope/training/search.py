@@ -49,9 +49,8 @@ from atmoscope.models.registry import model_class
 from atmoscope.training.trainer import TrainConfig, Trainer
 
 __all__ = ["OBJECTIVES", "SearchSettings", "config_from_params", "default_params",
-           "network_throughput", "search_space_of",
-           "open_study", "pareto_front", "run_search", "run_trial", "trial_config",
-           "trials_table"]
+           "network_throughput", "open_study", "pareto_front", "require_search", "run_search",
+           "run_trial", "search_space_of", "trial_config", "trials_table"]
 
 #: what a search can optimise: validation loss (minimised), spectra/s (maximised)
 OBJECTIVES = ("loss", "throughput")
@@ -377,6 +376,20 @@ def _finished(study) -> int:
                for t in study.get_trials(deepcopy=False))
 
 
+def require_search(settings: SearchSettings) -> None:
+    """Raise unless this search can run here: Optuna, and Ray Tune for ``engine="ray"``
+    (a check to make before loading anything).
+
+    Raises:
+        ConfigError: the missing extra, in one line.
+    """
+    _import_optuna()
+    if settings.engine == "ray":
+        from atmoscope._ray import import_ray
+
+        import_ray("tune")
+
+
 def run_search(grid: SpectralGrid, split: Split, settings: SearchSettings, out: str | Path,
                echo: Callable[[str], None] = print):
     """Run (or resume) the search into ``out`` until the study holds ``settings.trials``
@@ -396,11 +409,7 @@ def run_search(grid: SpectralGrid, split: Split, settings: SearchSettings, out: 
             the folder, or the folder holds another search.
     """
     settings = settings.checked()
-    _import_optuna()
-    if settings.engine == "ray":
-        from atmoscope._ray import import_ray
-
-        import_ray("tune")
+    require_search(settings)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     with _search_lock(out):
