@@ -541,9 +541,11 @@ def calibrate_cmd(bundle_path, grid_path, as_json, n_spectra, draws, snr, seed, 
     click.echo(f"{report['n_spectra']} spectra of {report['n_nodes']} ({which}), "
                f"S/N {low_high[0]:g}–{low_high[1]:g}{masked}, {report['method']}")
     mc_head = f"{'MC-only 68 %':>14}{'MC-only 95 %':>14}" if "monte_carlo" in report else ""
-    click.echo(f"{'parameter':<14}{'68 % covers':>12}{'95 % covers':>12}{mc_head}")
+    # ±: bootstrap over the nodes, whose observations share an interpolation error
+    click.echo(f"{'parameter':<14}{'68 % covers':>16}{'95 % covers':>16}{mc_head}")
     for name, c in report["parameters"].items():
-        line = f"{name:<14}{c['coverage_68']:>12.1%}{c['coverage_95']:>12.1%}"
+        line = (f"{name:<14}{c['coverage_68']:>9.1%} ±{c['coverage_68_se']:>5.1%}"
+                f"{c['coverage_95']:>9.1%} ±{c['coverage_95_se']:>5.1%}")
         if "monte_carlo" in report:
             m = report["monte_carlo"]["parameters"][name]
             line += f"{m['coverage_68']:>14.1%}{m['coverage_95']:>14.1%}"

@@ -8,6 +8,7 @@ from atmoscope.evaluation.calibration import (
     LEVELS,
     calibrate_estimator,
     central_coverage,
+    coverage_error,
     held_out_observations,
     joint_coverage,
     sbc_ranks,
@@ -47,6 +48,21 @@ def test_overconfident_samples_undercover():
     assert edges > 0.5  # ∪-shaped rank histogram
 
 
+def test_coverage_error_counts_nodes_not_observations():
+    samples, truth = _gaussian_case(1.0, n=2000, s=200, k=1)
+    # independent observations: the binomial error of 2,000
+    se = coverage_error(samples, truth, np.arange(2000))
+    assert se[0, 0] == pytest.approx(np.sqrt(0.68 * 0.32 / 2000), rel=0.15)
+    # 40 nodes observed 50 times each, every observation of a node sharing its offset:
+    # the error of 40 draws, not of 2,000
+    rows = np.repeat(np.arange(40), 50)
+    offset = np.random.default_rng(1).normal(size=40)[rows, None]
+    se = coverage_error(samples - samples.mean(axis=1, keepdims=True), offset, rows)
+    covered = np.abs(offset[::50, 0]) < 1
+    assert se[0, 0] == pytest.approx(np.sqrt(covered.mean() * (1 - covered.mean()) / 40),
+                                     rel=0.2)
+
+
 class _Oracle:
     """An estimator that knows the true parameters of the observations it will get
     (``order``: their grid rows) and spreads them by a fixed amount."""
@@ -69,8 +85,8 @@ def test_calibrate_estimator_with_an_oracle():
     oracle = _Oracle(grid.target_values,
                      held_out_observations(grid, rows, n_spectra=6, seed=0)["rows"])
     report = calibrate_estimator(oracle, grid, rows, n_spectra=6, n_samples=50, seed=0)
-    assert set(report["parameters"]["temperature"]) == {"coverage_68", "coverage_95",
-                                                        "median_width_68"}
+    assert set(report["parameters"]["temperature"]) == {
+        "coverage_68", "coverage_95", "coverage_68_se", "coverage_95_se", "median_width_68"}
     assert report["n_samples"] == 50 and report["ranks"].shape == (6, 4)
     assert report["method"] == "Monte-Carlo draws (1 model(s) × 50)"
     assert "monte_carlo" not in report  # already Monte-Carlo: nothing to compare with

@@ -11,6 +11,8 @@ from atmoscope.data.noise import noisy_observation
 from atmoscope.data.splits import node_split
 from atmoscope.errors import BundleError, ConfigError
 from atmoscope.models import build_model, load_model
+from atmoscope.models.registry import default_options
+from atmoscope.pretrained import FOLDER
 from atmoscope.training import TrainConfig
 from atmoscope.workflows import train_bundle
 
@@ -25,6 +27,9 @@ def test_bundle_round_trip(small, tmp_path):
     assert meta["grid"]["content_hash"] == small.content_hash
     assert meta["versions"]["torch"] == torch.__version__
     assert meta["training"]["model"] == "rescnn" and meta["training"]["batch_size"] == 64
+    # every option, defaults included: a later default never rebuilds another network
+    assert meta["format_version"] == 2
+    assert meta["architecture"]["options"] == default_options("rescnn")
     assert len(meta["history"]["val_loss"]) == 3
     assert set(meta["metrics"]["metrics"]["temperature"]) >= {"rmse", "mae", "r2", "bias"}
     assert meta["split"]["test_rows"] == split.test.tolist()
@@ -52,6 +57,41 @@ def test_bundle_stores_its_grid_and_half_precision_weights(small, tmp_path):
     write_grid(small.select(np.arange(10)), tmp_path / "half" / "grid.parquet")
     with pytest.raises(BundleError, match="content hash differs"):
         load_model(tmp_path / "half").training_grid()
+
+
+def test_format_1_bundles_rebuild_the_network_of_their_time(tmp_path):
+    # the shipped flows were saved in format 1, with the options given only; the flow's
+    # defaults then (context 64, width 32, ...) differ from today's tuned ones
+    meta = json.loads((FOLDER / "bobcat" / "bundle.json").read_text())
+    assert meta["format_version"] == 1 and "context" not in meta["architecture"]["options"]
+    old = load_model(FOLDER / "bobcat")
+    assert old.architecture["options"]["context"] == 64
+    assert old.architecture["options"]["context"] != default_options("posterior")["context"]
+    old.save(tmp_path / "b", weights_dtype="float16")
+    again = load_model(tmp_path / "b")
+    assert json.loads((tmp_path / "b" / "bundle.json").read_text())["format_version"] == 2
+    flux = old.training_grid().flux[:5]
+    error = 0.02 * flux
+    np.testing.assert_allclose(again.sample(flux, error, 50, seed=1),
+                               old.sample(flux, error, 50, seed=1))
+
+
+def test_format_1_cnn_bundles_of_either_default_load(small, tmp_path):
+    # format-1 CNNs were saved under the defaults before and after the search of
+    # 2026-11-29; the weights' shapes tell which
+    for options in ({"width": 32, "stages": 2, "hidden": 256}, {}):
+        path = tmp_path / f"b{len(options)}"
+        bundle, _ = train_bundle(small, node_split(small),
+                                 TrainConfig(model="rescnn", epochs=1, model_options=options,
+                                             calibrate=False), path, progress=False)
+        meta = json.loads((path / "bundle.json").read_text())
+        meta["format_version"] = 1
+        meta["architecture"]["options"] = {}
+        (path / "bundle.json").write_text(json.dumps(meta))
+        loaded = load_model(path)
+        assert loaded.architecture["options"] == bundle.architecture["options"]
+        np.testing.assert_array_equal(loaded.predict(small.flux[:5]),
+                                      bundle.predict(small.flux[:5]))
 
 
 def test_bad_bundles(small, tmp_path):

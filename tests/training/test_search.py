@@ -245,5 +245,7 @@ def test_trials_table_leaves_out_interrupted_trials(tmp_path):
 
 def test_defaults_as_the_first_trial_when_inside_the_space():
     assert default_params("default")["width"] == 16  # today's default CNN
-    assert default_params("posterior")["context"] == 64
+    posterior = default_params("posterior")  # today's flow: the posterior search's winner
+    assert posterior["context"] == 32 and posterior["spectrum_mode"] == "row"
+    assert posterior["lr"] == 5.6e-3 and posterior["batch_size"] == 128
     assert default_params("telescopeml") is None  # its lr 1.9e-4 lies below the space

@@ -21,9 +21,9 @@ from atmoscope.data.grid import SpectralGrid
 from atmoscope.data.noise import log_uniform_snr, noisy_observation, random_gaps
 from atmoscope.models.sampling import monte_carlo_samples, usable_pixels
 
-__all__ = ["LEVELS", "calibrate_estimator", "central_coverage", "coverage_report",
-           "fit_novelty", "fit_systematic_floor", "held_out_observations", "joint_coverage",
-           "point_monte_carlo", "sbc_ranks"]
+__all__ = ["LEVELS", "calibrate_estimator", "central_coverage", "coverage_error",
+           "coverage_report", "fit_novelty", "fit_systematic_floor", "held_out_observations",
+           "joint_coverage", "point_monte_carlo", "sbc_ranks"]
 
 #: Nominal levels of the coverage curve.
 LEVELS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
@@ -46,6 +46,33 @@ def central_coverage(samples: np.ndarray, truth: np.ndarray,
         lo, hi = np.quantile(samples, [(1 - level) / 2, (1 + level) / 2], axis=1)
         out[i] = np.mean((truth >= lo) & (truth <= hi), axis=0)
     return out
+
+
+def coverage_error(samples: np.ndarray, truth: np.ndarray, rows: np.ndarray,
+                   levels: Sequence[float] = (0.68, 0.95), n_boot: int = 2000,
+                   seed: int = 0) -> np.ndarray:
+    """Standard error of central-interval coverage, by bootstrap over grid nodes.
+
+    Repeated observations of one held-out node share its interpolation error, so their
+    coverage is not independent and the binomial error of the observations understates
+    the scatter; resampling whole nodes (Efron & Tibshirani 1993, ch. 8) does not.
+
+    Args:
+        samples, truth: as for :func:`central_coverage`.
+        rows: the grid row (node) each observation was made of, ``(n_spectra,)``.
+
+    Returns:
+        ``(len(levels), k)``: the bootstrap standard deviation of each coverage.
+    """
+    nodes, inverse = np.unique(np.asarray(rows), return_inverse=True)
+    hits = np.zeros((len(levels), len(nodes), samples.shape[2]))
+    for i, level in enumerate(levels):
+        lo, hi = np.quantile(samples, [(1 - level) / 2, (1 + level) / 2], axis=1)
+        np.add.at(hits[i], inverse, (truth >= lo) & (truth <= hi))
+    counts = np.bincount(inverse, minlength=len(nodes))
+    draw = np.random.default_rng(seed).integers(0, len(nodes), (n_boot, len(nodes)))
+    coverage = hits[:, draw].sum(axis=2) / counts[draw].sum(axis=1)[None, :, None]
+    return coverage.std(axis=1)
 
 
 def joint_coverage(samples: np.ndarray, truth: np.ndarray,
@@ -151,7 +178,9 @@ def calibrate_estimator(estimator, grid: SpectralGrid, rows: np.ndarray, *,
             estimates (one forward pass per draw: the slow part).
 
     Returns:
-        :func:`coverage_report` plus ``"snr_range"``, per-spectrum ``"snr"``, ``"method"``
+        :func:`coverage_report` (with ``coverage_68_se`` and ``coverage_95_se`` per
+        parameter: :func:`coverage_error` over the nodes) plus ``"snr_range"``,
+        per-spectrum ``"snr"``, ``"method"``
         and, for posteriors, ``"monte_carlo"``.
     """
     obs = held_out_observations(grid, rows, n_spectra=n_spectra, snr_range=snr_range,
@@ -160,6 +189,10 @@ def calibrate_estimator(estimator, grid: SpectralGrid, rows: np.ndarray, *,
     names = list(grid.targets)
     samples = estimator.sample(obs["observed"], obs["error"], n_samples, seed, mask=obs["mask"])
     report = coverage_report(samples, obs["truth"], names)
+    se = coverage_error(samples, obs["truth"], obs["rows"], seed=seed)
+    for j, name in enumerate(names):
+        report["parameters"][name].update(coverage_68_se=float(se[0, j]),
+                                          coverage_95_se=float(se[1, j]))
     members = estimator.members
     report.update(snr_range=list(snr_range), snr=obs["snr"], mask_fraction=mask_fraction,
                   n_nodes=int(len(np.unique(obs["rows"]))),

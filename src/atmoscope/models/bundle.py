@@ -43,7 +43,7 @@ from atmoscope._version import __version__
 from atmoscope.data.preprocessing import Preprocessor
 from atmoscope.errors import BundleError, ConfigError, first_line
 from atmoscope.models.base import KINDS
-from atmoscope.models.registry import build_model
+from atmoscope.models.registry import build_model, default_options, model_class
 from atmoscope.models.sampling import (
     monte_carlo_samples,
     network_error,
@@ -55,7 +55,16 @@ __all__ = ["FORMAT", "FORMAT_VERSION", "ModelBundle", "is_bundle", "json_safe", 
            "package_versions", "save_tensors"]
 
 FORMAT = "atmoscope-model-bundle"
-FORMAT_VERSION = 1
+#: 2: ``architecture.options`` holds every option of the network, defaults included
+FORMAT_VERSION = 2
+#: Format 1 stored only the options given, and defaults have moved since (the tuned
+#: defaults of ``atmoscope tune``): the earlier defaults per architecture, tried before
+#: today's; the set whose parameter shapes match the weights is the network.
+_FORMAT1_DEFAULTS = {
+    "FlowPosterior": [{"context": 64, "width": 32, "stages": 2, "hidden": 256,
+                       "transforms": 4, "flow_hidden": 128, "bins": 8}],
+    "ResidualCNN": [{"width": 32, "stages": 2, "hidden": 256}],
+}
 _META, _WEIGHTS, _GRID = "bundle.json", "weights.pt", "grid.parquet"
 _WEIGHT_DTYPES = {"float32": torch.float32, "float16": torch.float16}
 
@@ -392,6 +401,24 @@ def is_bundle(path: str | Path) -> bool:
     return (Path(path) / _META).is_file()
 
 
+def _rebuild(arch: dict, n_wavelengths: int, n_targets: int, state: dict,
+             format_version: int) -> nn.Module:
+    """The network of a bundle's ``architecture``, its options completed in place."""
+    def build(options):
+        return build_model(arch["name"], n_wavelengths, arch["n_extra"], n_targets, **options)
+
+    if format_version >= 2:
+        return build(arch["options"])
+    shapes = {k: tuple(v.shape) for k, v in state.items()}
+    legacy = _FORMAT1_DEFAULTS.get(model_class(arch["name"]).__name__, [])
+    for options in [*({**old, **arch["options"]} for old in legacy), arch["options"]]:
+        model = build(options)
+        if {k: tuple(v.shape) for k, v in model.state_dict().items()} == shapes:
+            break
+    arch["options"] = {**default_options(arch["name"]), **options}
+    return model
+
+
 def load_model(path: str | Path) -> ModelBundle:
     """Restore a bundle written by :meth:`ModelBundle.save`.
 
@@ -416,13 +443,13 @@ def load_model(path: str | Path) -> ModelBundle:
         if len(meta["wavelength"]) != pre.n_wavelengths_:
             raise BundleError(f"{path / _META}: {len(meta['wavelength'])} wavelengths, but the "
                               f"model was fitted on {pre.n_wavelengths_}")
-        model = build_model(arch["name"], len(meta["wavelength"]), arch["n_extra"],
-                            len(meta["targets"]), **arch["options"])
         state = torch.load(path / _WEIGHTS, map_location="cpu", weights_only=True)
         if not (isinstance(state, dict) and all(isinstance(v, torch.Tensor)
                                                 for v in state.values())):
             raise BundleError(f"{path / _WEIGHTS}: not a state dict of tensors "
                               f"({type(state).__name__})")
+        model = _rebuild(arch, len(meta["wavelength"]), len(meta["targets"]), state,
+                         meta.get("format_version", 0))
         model.load_state_dict({k: v.float() if v.is_floating_point() else v
                                for k, v in state.items()})
     except KeyError as exc:

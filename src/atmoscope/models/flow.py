@@ -27,9 +27,16 @@ class FlowPosterior(PosteriorNetwork):
             coupling layers (two passes), so sampling — the inverse direction — costs
             two conditioner evaluations per transform rather than one per parameter.
         mask_input: a third input channel, the data mask (trained with random gaps).
+
+    The defaults (architecture, learning rate, batch, scaling) are the winner of
+    ``atmoscope tune --model posterior`` on the Sonora Bobcat grid with five Teff nodes
+    held out (57 trials of 120 s; BENCHMARKS.md section 9).
     """
 
     accepts_mask = True
+    training_defaults = {**PosteriorNetwork.training_defaults, "lr": 5.6e-3,
+                         "weight_decay": 1e-4, "batch_size": 128, "spectrum_mode": "row",
+                         "extra_features": "minmax"}
 
     @classmethod
     def search_space(cls, trial) -> None:
@@ -43,9 +50,9 @@ class FlowPosterior(PosteriorNetwork):
         trial.suggest_categorical("flow_hidden", [32, 64, 128])
         trial.suggest_categorical("bins", [4, 8, 16])
 
-    def __init__(self, n_wavelengths: int, n_extra: int, n_targets: int, context: int = 64,
-                 width: int = 32, stages: int = 2, hidden: int = 256, transforms: int = 4,
-                 flow_hidden: int = 128, bins: int = 8, mask_input: bool = False) -> None:
+    def __init__(self, n_wavelengths: int, n_extra: int, n_targets: int, context: int = 32,
+                 width: int = 16, stages: int = 1, hidden: int = 128, transforms: int = 4,
+                 flow_hidden: int = 64, bins: int = 4, mask_input: bool = False) -> None:
         super().__init__()
         import zuko
 

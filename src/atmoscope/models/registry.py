@@ -6,13 +6,15 @@ a cycle; :mod:`atmoscope.models` imports the built-in ones, which fills it.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 
 from torch import nn
 
 from atmoscope.errors import ConfigError
 
-__all__ = ["MODELS", "build_model", "count_parameters", "model_class", "register_model"]
+__all__ = ["MODELS", "build_model", "count_parameters", "default_options", "model_class",
+           "register_model"]
 
 #: name → network class (a subclass of :class:`~atmoscope.models.base.Network`).
 MODELS: dict[str, type[nn.Module]] = {}
@@ -39,6 +41,15 @@ def model_class(name: str) -> type[nn.Module]:
     if name not in MODELS:
         raise ConfigError(f"unknown model {name!r}; available: {', '.join(sorted(MODELS))}")
     return MODELS[name]
+
+
+def default_options(name: str) -> dict:
+    """The keyword arguments of architecture ``name`` with their default values: what a
+    bundle records beside the options given, so that later changes of a default never
+    change how a saved model is rebuilt."""
+    cls = model_class(name)
+    return {key: p.default for key, p in inspect.signature(cls.__init__).parameters.items()
+            if p.default is not inspect.Parameter.empty}
 
 
 def build_model(name: str, n_wavelengths: int, n_extra: int, n_targets: int,

@@ -45,7 +45,7 @@ from atmoscope._device import limit_threads
 from atmoscope.data.grid import SpectralGrid
 from atmoscope.data.splits import Split
 from atmoscope.errors import AtmoscopeError, ConfigError
-from atmoscope.models.registry import model_class
+from atmoscope.models.registry import default_options, model_class
 from atmoscope.training.trainer import TrainConfig, Trainer
 
 __all__ = ["OBJECTIVES", "SearchSettings", "config_from_params", "default_params",
@@ -322,16 +322,11 @@ def default_params(model: str) -> dict | None:
     Args:
         model: registered architecture name.
     """
-    import inspect
-
     cls = model_class(model)
     space = search_space_of(model)
-    defaults = dict(cls.training_defaults)
+    defaults = {**default_options(model), **cls.training_defaults}
     low, high = defaults.get("noise_snr") or (10.0, 1000.0)
     defaults.update(snr_low=low, snr_high=high)
-    for name, parameter in inspect.signature(cls.__init__).parameters.items():
-        if parameter.default is not inspect.Parameter.empty:
-            defaults.setdefault(name, parameter.default)
     params = {}
     for name, (kind, *bounds) in space.items():
         value = defaults.get(name)

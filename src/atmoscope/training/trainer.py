@@ -24,7 +24,7 @@ from atmoscope.data.splits import Split
 from atmoscope.errors import ConfigError, first_line
 from atmoscope.models import ModelBundle, build_model
 from atmoscope.models.bundle import package_versions, save_tensors
-from atmoscope.models.registry import model_class
+from atmoscope.models.registry import default_options, model_class
 from atmoscope.models.sampling import network_error, network_flux
 from atmoscope.training.augment import OffNodeSampler, interpolation_residuals, is_synthetic
 
@@ -133,8 +133,11 @@ class TrainConfig:
         values["offnode"] = float(values["offnode"] or 0.0)
         values["mismatch"] = float(values["mismatch"] or 0.0)
         values["gaps"] = float(values["gaps"] or 0.0)
+        # every option with its value (defaults too): the bundle rebuilds the same network
+        # whatever later versions default to
+        values["model_options"] = {**default_options(self.model), **values["model_options"]}
         if values["gaps"] > 0 and cls.accepts_mask:
-            values["model_options"] = {**values["model_options"], "mask_input": True}
+            values["model_options"]["mask_input"] = True
         if values["val_snr"] is not None:
             values["val_snr"] = tuple(float(v) for v in values["val_snr"])
         if values["noise_profile"] is not None:
