@@ -478,7 +478,9 @@ def evaluate_cmd(bundle_path, grid_path, as_json, plots, drop_duplicates, target
     if as_json:
         click.echo(json.dumps({k: v for k, v in report.items() if k != "predictions"}, indent=2))
         return
-    click.echo(f"{bundle_path} on {grid_path}: {report['rows']}")
+    source = estimator.members[0].grid.get("source")  # where the stored grid came from
+    where = grid_path or f"its stored grid ({Path(source).name if source else 'no file'})"
+    click.echo(f"{bundle_path} on {where}: {report['rows']}")
     click.echo(format_report(report))
 
 

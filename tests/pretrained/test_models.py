@@ -111,3 +111,7 @@ def test_evaluate_and_calibrate_a_builtin_model_on_its_stored_grid(capsys):
     assert main(["calibrate", "bobcat", "--json", "--n-spectra", "20", "--draws", "20"]) == 0
     calibration = json.loads(capsys.readouterr().out)
     assert 0 < calibration["parameters"]["temperature"]["coverage_95"] <= 1
+    assert 0 <= calibration["parameters"]["temperature"]["coverage_68_se"] < 0.5
+    assert main(["evaluate", "bobcat"]) == 0  # says which grid, and that it is the stored one
+    assert capsys.readouterr().out.startswith(
+        "bobcat on its stored grid (sonora_bobcat_spex_prism.csv): test split")
