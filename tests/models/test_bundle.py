@@ -1,6 +1,8 @@
 """``ModelBundle``: the bundle format, bad bundles, sampling a posterior bundle."""
 
+import copy
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -60,11 +62,15 @@ def test_bundle_stores_its_grid_and_half_precision_weights(small, tmp_path):
 
 
 def test_format_1_bundles_rebuild_the_network_of_their_time(tmp_path):
-    # the shipped flows were saved in format 1, with the options given only; the flow's
-    # defaults then (context 64, width 32, ...) differ from today's tuned ones
-    meta = json.loads((FOLDER / "bobcat" / "bundle.json").read_text())
-    assert meta["format_version"] == 1 and "context" not in meta["architecture"]["options"]
-    old = load_model(FOLDER / "bobcat")
+    # format 1 stored the options given only, as the shipped flows were first saved; the
+    # flow's defaults then (context 64, width 32, ...) differ from today's tuned ones
+    shutil.copytree(FOLDER / "bobcat", tmp_path / "v1")
+    meta = json.loads((tmp_path / "v1" / "bundle.json").read_text())
+    meta["format_version"] = 1
+    meta["architecture"]["options"] = {"width": 16, "stages": 3, "hidden": 128,
+                                       "mask_input": True}
+    (tmp_path / "v1" / "bundle.json").write_text(json.dumps(meta))
+    old = load_model(tmp_path / "v1")
     assert old.architecture["options"]["context"] == 64
     assert old.architecture["options"]["context"] != default_options("posterior")["context"]
     old.save(tmp_path / "b", weights_dtype="float16")
@@ -92,6 +98,28 @@ def test_format_1_cnn_bundles_of_either_default_load(small, tmp_path):
         assert loaded.architecture["options"] == bundle.architecture["options"]
         np.testing.assert_array_equal(loaded.predict(small.flux[:5]),
                                       bundle.predict(small.flux[:5]))
+
+
+def test_the_floor_grows_with_the_missing_fraction(posterior_bundle, small_split):
+    bundle, _ = posterior_bundle
+    grid, split = small_split
+    bundle = copy.copy(bundle)  # the fixture is shared
+    bundle.systematics = {"floor": [0.1] * 4, "floor_per_missing": [2.0] * 4}
+    np.testing.assert_allclose(bundle.floors(np.array([0.0, 0.3])), [[0.1] * 4, [0.7] * 4])
+    observed, error = noisy_observation(grid.flux[split.test[:30]], 50.0,
+                                        np.random.default_rng(0))
+    mask = np.ones(observed.shape, dtype=bool)
+    mask[:, : int(0.3 * grid.n_wavelengths)] = False
+    own = bundle.sample(observed, error, 400, seed=1, mask=mask, floor=False)
+    with_floor = bundle.sample(observed, error, 400, seed=1, mask=mask)
+    # sample(floor=True) is add_floor(sample(floor=False)) at the spectra's own missing fraction
+    missing = 1 - mask.mean(axis=1)  # 0.3, to a pixel
+    np.testing.assert_allclose(with_floor, bundle.add_floor(own, 1, missing=missing))
+    # in standardised units the floor adds (0.1 + 2 × 0.3)² to each variance
+    z = [bundle.preprocessor.transform_targets(s.reshape(-1, 4)).reshape(s.shape)
+         for s in (own, with_floor)]
+    added = np.median(z[1].var(axis=1) - z[0].var(axis=1), axis=0)
+    np.testing.assert_allclose(added, 0.7 ** 2, rtol=0.2)
 
 
 def test_bad_bundles(small, tmp_path):
@@ -167,6 +195,12 @@ def test_posterior_bundle_knows_missing_pixels_and_carries_its_calibration(poste
         before = np.abs(np.subtract(cov["coverage_before"][name], [0.68, 0.95])).sum()
         after = np.abs(np.subtract(cov["coverage_after"][name], [0.68, 0.95])).sum()
         assert after <= before + 1e-12
+    # ... and its growth with missing pixels, fitted on the same nodes with random gaps
+    assert len(cov["floor_per_missing"]) == 4 and min(cov["floor_per_missing"]) >= 0
+    for name in bundle.targets:
+        before = np.abs(np.subtract(cov["coverage_with_gaps_before"][name], [0.68, 0.95]))
+        after = np.abs(np.subtract(cov["coverage_with_gaps_after"][name], [0.68, 0.95]))
+        assert after.sum() <= before.sum() + 1e-12
     scores = bundle.novelty_score(observed, error)
     assert np.median(scores) < 1.0  # held-out grid spectra are not novel
     flat = np.ones((1, grid.n_wavelengths))  # no absorption band at all

@@ -22,8 +22,8 @@ from atmoscope.data.noise import log_uniform_snr, noisy_observation, random_gaps
 from atmoscope.models.sampling import monte_carlo_samples, usable_pixels
 
 __all__ = ["LEVELS", "calibrate_estimator", "central_coverage", "coverage_error",
-           "coverage_report", "fit_novelty", "fit_systematic_floor", "held_out_observations",
-           "joint_coverage", "point_monte_carlo", "sbc_ranks"]
+           "coverage_report", "fit_floor_growth", "fit_novelty", "fit_systematic_floor",
+           "held_out_observations", "joint_coverage", "point_monte_carlo", "sbc_ranks"]
 
 #: Nominal levels of the coverage curve.
 LEVELS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
@@ -222,7 +222,8 @@ def point_monte_carlo(estimator, flux: np.ndarray, error: np.ndarray, n_samples:
 
 def fit_systematic_floor(bundle, grid: SpectralGrid, rows: np.ndarray, *,
                          n_observations: int = 1000, n_samples: int = 100,
-                         snr_range: tuple[float, float] = (5.0, 100.0), seed: int = 0) -> dict:
+                         snr_range: tuple[float, float] = (5.0, 100.0), seed: int = 0,
+                         gaps: bool = False) -> dict:
     """The systematic floor that makes a bundle's intervals cover at held-out nodes.
 
     A network is calibrated for what it was trained on; at a grid node it never saw
@@ -235,14 +236,21 @@ def fit_systematic_floor(bundle, grid: SpectralGrid, rows: np.ndarray, *,
     observations of the held-out ``rows`` (each observed repeatedly at S/N log-uniform
     in ``snr_range``), closest to nominal (least squares over the two levels).
 
+    A spectrum with missing pixels knows less, and its network may not know how much
+    less: with ``gaps``, the floor also grows linearly with the fraction ``f`` of model
+    pixels without data, ``τ_j + γ_j f``, ``γ_j`` (≥ 0) chosen the same way on the same
+    nodes observed with random gaps (2–60 % of the pixels, as in training).
+
     Args:
         bundle: a :class:`~atmoscope.models.ModelBundle` without a floor yet.
         grid, rows: the grid and the held-out rows (validation nodes, never test).
+        gaps: also fit the growth with missing pixels (networks trained with gaps).
 
     Returns:
         ``{"floor": [τ per target], "targets", "n_nodes", "n_observations",
-        "snr_range", "coverage_before", "coverage_after"}``; coverages are per target
-        ``[68 %, 95 %]``.
+        "snr_range", "coverage_before", "coverage_after"}``, with ``gaps`` also
+        ``"floor_per_missing": [γ per target]`` and ``"coverage_with_gaps_before"`` and
+        ``"…_after"``; coverages are per target ``[68 %, 95 %]``.
     """
     obs = held_out_observations(grid, rows, n_spectra=n_observations, snr_range=snr_range,
                                 seed=seed, profile=bundle.noise_profile, repeat=True)
@@ -261,9 +269,46 @@ def fit_systematic_floor(bundle, grid: SpectralGrid, rows: np.ndarray, *,
         best = int(np.argmin(((coverage - [0.68, 0.95]) ** 2).sum(axis=1)))
         floor.append(float(taus[best]))
         before[name], after[name] = coverage[0].tolist(), coverage[best].tolist()
-    return {"floor": floor, "targets": list(bundle.targets),
-            "n_nodes": int(len(np.unique(obs["rows"]))), "n_observations": int(len(z)),
-            "snr_range": list(snr_range), "coverage_before": before, "coverage_after": after}
+    result = {"floor": floor, "targets": list(bundle.targets),
+              "n_nodes": int(len(np.unique(obs["rows"]))), "n_observations": int(len(z)),
+              "snr_range": list(snr_range), "coverage_before": before, "coverage_after": after}
+    if gaps:
+        result.update(fit_floor_growth(bundle, grid, rows, np.asarray(floor),
+                                        n_observations, n_samples, snr_range, seed))
+    return result
+
+
+def fit_floor_growth(bundle, grid: SpectralGrid, rows: np.ndarray, floor: np.ndarray,
+                     n_observations: int = 1000, n_samples: int = 100,
+                     snr_range: tuple[float, float] = (5.0, 100.0), seed: int = 0) -> dict:
+    """The growth ``γ`` per target of a floor ``τ`` with the fraction of missing pixels
+    (:func:`fit_systematic_floor`), on noisy observations of the held-out ``rows`` with
+    random gaps. Returns ``{"floor_per_missing": [γ], "coverage_with_gaps_before",
+    "coverage_with_gaps_after"}`` (before: ``τ`` alone)."""
+    obs = held_out_observations(grid, rows, n_spectra=n_observations, snr_range=snr_range,
+                                seed=seed + 1, profile=bundle.noise_profile, repeat=True)
+    mask = random_gaps(len(obs["rows"]), grid.n_wavelengths,
+                       np.random.default_rng([seed, 5]), fraction=1.0)
+    observed = np.where(mask, obs["observed"], np.nan)
+    samples = bundle.sample(observed, obs["error"], n_samples, seed, mask=mask, floor=False)
+    k = samples.shape[2]
+    pre = bundle.preprocessor
+    z = pre.transform_targets(samples.reshape(-1, k)).reshape(samples.shape)
+    truth = pre.transform_targets(obs["truth"])
+    noise = np.random.default_rng([seed, 6]).standard_normal(z.shape)
+    missing = (1.0 - mask.mean(axis=1))[:, None]
+    gammas = np.linspace(0.0, 4.0, 161)
+    growth, before, after = [], {}, {}
+    for j, name in enumerate(bundle.targets):
+        coverage = np.array([
+            central_coverage(z[:, :, j:j + 1] + (floor[j] + g * missing)[:, :, None]
+                             * noise[:, :, j:j + 1], truth[:, j:j + 1], (0.68, 0.95))[:, 0]
+            for g in gammas])
+        best = int(np.argmin(((coverage - [0.68, 0.95]) ** 2).sum(axis=1)))
+        growth.append(float(gammas[best]))
+        before[name], after[name] = coverage[0].tolist(), coverage[best].tolist()
+    return {"floor_per_missing": growth, "coverage_with_gaps_before": before,
+            "coverage_with_gaps_after": after}
 
 
 def fit_novelty(bundle, grid: SpectralGrid, train_rows: np.ndarray, held_out_rows: np.ndarray,

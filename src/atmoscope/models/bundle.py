@@ -45,6 +45,7 @@ from atmoscope.errors import BundleError, ConfigError, first_line
 from atmoscope.models.base import KINDS
 from atmoscope.models.registry import build_model, default_options, model_class
 from atmoscope.models.sampling import (
+    missing_fraction,
     monte_carlo_samples,
     network_error,
     network_flux,
@@ -162,6 +163,17 @@ class ModelBundle:
         """The systematic floor ``τ`` per target (standardised units), or None."""
         floor = (self.systematics or {}).get("floor")
         return None if floor is None else np.asarray(floor, dtype=np.float64)
+
+    def floors(self, missing: np.ndarray | None = None) -> np.ndarray | None:
+        """The floor of each spectrum, ``(n_spectra, k)``: :attr:`floor` plus its growth
+        per unit fraction of model pixels without data (``floor_per_missing``, fitted on
+        validation spectra with gaps), so intervals widen as coverage shrinks; ``(k,)``
+        without ``missing`` or growth; None without a floor."""
+        floor = self.floor
+        growth = (self.systematics or {}).get("floor_per_missing")
+        if floor is None or growth is None or missing is None:
+            return floor
+        return floor + np.asarray(missing, dtype=np.float64)[:, None] * np.asarray(growth)
 
     # --- estimates ------------------------------------------------------------------------
     def _network_inputs(self, flux, error, mask):
@@ -281,30 +293,34 @@ class ModelBundle:
             raise ConfigError(f"samples per spectrum must be at least 1, got {n}")
         flux = np.atleast_2d(np.asarray(flux, dtype=np.float64))
         rows = np.arange(len(flux)) if rows is None else np.asarray(rows, dtype=np.int64)
+        usable = usable_pixels(flux, mask)
         if self.kind == "posterior":
             samples = self._posterior_samples(flux, error, n, seed, mask, rows)
         else:
-            usable = usable_pixels(flux, mask)
             error = None if error is None else np.broadcast_to(
                 np.asarray(error, dtype=np.float64), flux.shape)
             samples = monte_carlo_samples(lambda f, e: self._forward(f, None, None),
                                           flux, error, n, seed, usable, self.wavelength,
                                           rows=rows)
-        return self.add_floor(samples, seed, rows) if floor else samples
+        return (self.add_floor(samples, seed, rows, missing_fraction(usable)) if floor
+                else samples)
 
-    def add_floor(self, samples: np.ndarray, seed: int = 0,
-                  rows: np.ndarray | None = None) -> np.ndarray:
+    def add_floor(self, samples: np.ndarray, seed: int = 0, rows: np.ndarray | None = None,
+                  missing: np.ndarray | None = None) -> np.ndarray:
         """``samples`` ``(n_spectra, n, k)`` (physical units) with the systematic floor
         added in quadrature, in standardised units: noise of spectrum ``i`` from
-        ``default_rng([seed, rows[i], 1])`` (batch-independent). Unchanged without a
-        floor, so ``sample(floor=True)`` is ``add_floor(sample(floor=False))``."""
-        floor = self.floor
+        ``default_rng([seed, rows[i], 1])`` (batch-independent). ``missing``: each
+        spectrum's fraction of model pixels without data (:meth:`floors`). Unchanged
+        without a floor, so ``sample(floor=True)`` is ``add_floor(sample(floor=False))``."""
+        floor = self.floors(missing)
         if floor is None:
             return samples
         rows = np.arange(len(samples)) if rows is None else np.asarray(rows)
         shape, k = samples.shape, samples.shape[-1]
         z = self.preprocessor.transform_targets(samples.reshape(-1, k)).reshape(shape)
         noise = _row_normals(seed, rows, shape[1:], stream=1)
+        if floor.ndim == 2:  # one floor per spectrum
+            floor = floor[:, None, :]
         return self.preprocessor.inverse_transform_targets(
             (z + noise * floor).reshape(-1, k)).reshape(shape)
 

@@ -74,13 +74,14 @@ class Ensemble:
                                         rows=rows)
                                for i, m in enumerate(self.members)], axis=1)
 
-    def add_floor(self, samples: np.ndarray, seed: int = 0,
-                  rows: np.ndarray | None = None) -> np.ndarray:
+    def add_floor(self, samples: np.ndarray, seed: int = 0, rows: np.ndarray | None = None,
+                  missing: np.ndarray | None = None) -> np.ndarray:
         """Each member's systematic floor added to its share of ``samples`` (as
         :meth:`sample` lays them out), so that ``sample(floor=True)`` is
-        ``add_floor(sample(floor=False))``."""
+        ``add_floor(sample(floor=False))``; ``missing`` as :meth:`ModelBundle.add_floor`."""
         per = samples.shape[1] // len(self.members)
-        return np.concatenate([m.add_floor(samples[:, i * per:(i + 1) * per], seed + i, rows)
+        return np.concatenate([m.add_floor(samples[:, i * per:(i + 1) * per], seed + i, rows,
+                                           missing)
                                for i, m in enumerate(self.members)], axis=1)
 
     def to(self, device) -> Ensemble:

@@ -24,7 +24,8 @@ import numpy as np
 
 from atmoscope.errors import SpectrumError
 
-__all__ = ["monte_carlo_samples", "network_error", "network_flux", "usable_pixels"]
+__all__ = ["missing_fraction", "monte_carlo_samples", "network_error", "network_flux",
+           "usable_pixels"]
 
 #: draws predicted at once (spectra × draws), to bound memory.
 _CHUNK = 65_536
@@ -34,6 +35,11 @@ def usable_pixels(flux: np.ndarray, mask: np.ndarray | None = None) -> np.ndarra
     """Pixels with data: finite flux, and ``mask`` True (an observed spectrum's mask)."""
     finite = np.isfinite(flux)
     return finite if mask is None else finite & np.broadcast_to(mask, flux.shape)
+
+
+def missing_fraction(usable: np.ndarray) -> np.ndarray:
+    """Each spectrum's fraction of model pixels without data, from :func:`usable_pixels`."""
+    return 1.0 - np.atleast_2d(usable).mean(axis=1)
 
 
 def network_flux(flux: np.ndarray, usable: np.ndarray, wavelength: np.ndarray) -> np.ndarray:

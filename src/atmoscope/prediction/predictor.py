@@ -41,7 +41,7 @@ from atmoscope.errors import AtmoscopeError, ConfigError, SpectrumError
 from atmoscope.models import Ensemble, ModelBundle, load_estimator
 from atmoscope.models.base import KINDS
 from atmoscope.models.bundle import json_safe
-from atmoscope.models.sampling import usable_pixels
+from atmoscope.models.sampling import missing_fraction, usable_pixels
 from atmoscope.observed import (
     ObservedSpectrum,
     clean_spectrum,
@@ -535,7 +535,7 @@ class Predictor:
         keys = np.zeros(len(b.flux), dtype=np.int64)  # each as if predicted alone
         b.own = est.sample(b.flux, b.error, n, self.seed, mask=b.usable, floor=False,
                            rows=keys)
-        samples = est.add_floor(b.own, self.seed, keys)
+        samples = est.add_floor(b.own, self.seed, keys, missing_fraction(b.usable))
         for p, s in zip(b.predictions, samples, strict=True):
             p.samples, p.point = s, s.mean(axis=0)
             p.n_draws = len(s) // len(est.members)

@@ -274,7 +274,7 @@ class Trainer:
             point = bundle.kind == "point"
             self.systematics_ = fit_systematic_floor(
                 bundle, grid, split.val, seed=cfg.seed, n_observations=400 if point else 1000,
-                n_samples=40 if point else 100)
+                n_samples=40 if point else 100, gaps=bundle.preprocessor.mask_channel)
             self.timings_["calibration"] = time.perf_counter() - start
         return self
 
