@@ -95,7 +95,8 @@ def train(name: str, spec: dict, data: Path, threads: int = 2) -> dict:
 def recalibrate(name: str) -> dict:
     """Fit the shipped model's floor growth with missing pixels (``floor_per_missing``)
     on its validation nodes, keeping its weights, novelty score and floor: what training
-    now fits at its end, here on the shipped (float16) weights."""
+    now fits at its end, here on the shipped (float16) weights. Returns its reference
+    prediction."""
     from atmoscope.evaluation.calibration import fit_floor_growth
 
     bundle = load_model(FOLDER / name)
@@ -107,10 +108,8 @@ def recalibrate(name: str) -> dict:
     bundle.systematics = {**bundle.systematics, **fit_floor_growth(
         bundle, grid, split.val, floor, seed=SEED)}
     bundle.save(FOLDER / name, grid=grid, weights_dtype="float16")
-    catalog = json.loads((FOLDER / CATALOG_FILE).read_text())
     estimator = load_estimator(FOLDER / name)
-    return {**catalog[name], "reference": reference_prediction(estimator,
-                                                                estimator.training_grid())}
+    return reference_prediction(estimator, estimator.training_grid())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -126,11 +125,14 @@ def main(argv: list[str] | None = None) -> int:
     catalog_path = FOLDER / CATALOG_FILE
     for name in args.only or MODELS:
         print(f"== {name}", flush=True)
-        entry = (recalibrate(name) if args.recalibrate
-                 else train(name, MODELS[name], args.data, args.threads))
+        if args.recalibrate:
+            reference = recalibrate(name)
+        else:
+            entry = train(name, MODELS[name], args.data, args.threads)
         # read again: another run (--only another model) may have written meanwhile
         catalog = json.loads(catalog_path.read_text()) if catalog_path.is_file() else {}
-        catalog[name] = entry
+        catalog[name] = ({**catalog[name], "reference": reference} if args.recalibrate
+                         else entry)
         ref = catalog[name]["reference"]
         print(f"{name}: {catalog[name]['train_seconds']} s; reference mean "
               f"{np.round(ref['mean'], 3).tolist()}", flush=True)

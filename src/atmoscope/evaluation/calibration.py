@@ -41,10 +41,15 @@ def central_coverage(samples: np.ndarray, truth: np.ndarray,
     Returns:
         ``(len(levels), k)``: fraction of spectra whose truth lies in the interval.
     """
-    out = np.empty((len(levels), samples.shape[2]))
+    return _covered(samples, truth, levels).mean(axis=1)
+
+
+def _covered(samples: np.ndarray, truth: np.ndarray, levels: Sequence[float]) -> np.ndarray:
+    """``(len(levels), n_spectra, k)``: whether each truth lies in its central interval."""
+    out = np.empty((len(levels), *np.shape(truth)), dtype=bool)
     for i, level in enumerate(levels):
         lo, hi = np.quantile(samples, [(1 - level) / 2, (1 + level) / 2], axis=1)
-        out[i] = np.mean((truth >= lo) & (truth <= hi), axis=0)
+        out[i] = (truth >= lo) & (truth <= hi)
     return out
 
 
@@ -65,10 +70,10 @@ def coverage_error(samples: np.ndarray, truth: np.ndarray, rows: np.ndarray,
         ``(len(levels), k)``: the bootstrap standard deviation of each coverage.
     """
     nodes, inverse = np.unique(np.asarray(rows), return_inverse=True)
+    covered = _covered(samples, truth, levels)
     hits = np.zeros((len(levels), len(nodes), samples.shape[2]))
-    for i, level in enumerate(levels):
-        lo, hi = np.quantile(samples, [(1 - level) / 2, (1 + level) / 2], axis=1)
-        np.add.at(hits[i], inverse, (truth >= lo) & (truth <= hi))
+    for i in range(len(levels)):
+        np.add.at(hits[i], inverse, covered[i])
     counts = np.bincount(inverse, minlength=len(nodes))
     draw = np.random.default_rng(seed).integers(0, len(nodes), (n_boot, len(nodes)))
     coverage = hits[:, draw].sum(axis=2) / counts[draw].sum(axis=1)[None, :, None]
@@ -254,21 +259,15 @@ def fit_systematic_floor(bundle, grid: SpectralGrid, rows: np.ndarray, *,
     """
     obs = held_out_observations(grid, rows, n_spectra=n_observations, snr_range=snr_range,
                                 seed=seed, profile=bundle.noise_profile, repeat=True)
-    samples = bundle.sample(obs["observed"], obs["error"], n_samples, seed)
-    k = samples.shape[2]
-    pre = bundle.preprocessor
-    z = pre.transform_targets(samples.reshape(-1, k)).reshape(samples.shape)
-    truth = pre.transform_targets(obs["truth"])
+    z, truth = _standardised(bundle, bundle.sample(obs["observed"], obs["error"], n_samples,
+                                                   seed), obs["truth"])
     noise = np.random.default_rng([seed, 3]).standard_normal(z.shape)
     taus = np.linspace(0.0, 2.0, 201)
     floor, before, after = [], {}, {}
     for j, name in enumerate(bundle.targets):
-        coverage = np.array([central_coverage(z[:, :, j:j + 1] + tau * noise[:, :, j:j + 1],
-                                              truth[:, j:j + 1], (0.68, 0.95))[:, 0]
-                             for tau in taus])
-        best = int(np.argmin(((coverage - [0.68, 0.95]) ** 2).sum(axis=1)))
+        best, before[name], after[name] = _nearest_nominal(
+            z[:, :, j:j + 1], truth[:, j:j + 1], noise[:, :, j:j + 1], taus)
         floor.append(float(taus[best]))
-        before[name], after[name] = coverage[0].tolist(), coverage[best].tolist()
     result = {"floor": floor, "targets": list(bundle.targets),
               "n_nodes": int(len(np.unique(obs["rows"]))), "n_observations": int(len(z)),
               "snr_range": list(snr_range), "coverage_before": before, "coverage_after": after}
@@ -290,25 +289,37 @@ def fit_floor_growth(bundle, grid: SpectralGrid, rows: np.ndarray, floor: np.nda
     mask = random_gaps(len(obs["rows"]), grid.n_wavelengths,
                        np.random.default_rng([seed, 5]), fraction=1.0)
     observed = np.where(mask, obs["observed"], np.nan)
-    samples = bundle.sample(observed, obs["error"], n_samples, seed, mask=mask, floor=False)
-    k = samples.shape[2]
-    pre = bundle.preprocessor
-    z = pre.transform_targets(samples.reshape(-1, k)).reshape(samples.shape)
-    truth = pre.transform_targets(obs["truth"])
+    z, truth = _standardised(bundle, bundle.sample(observed, obs["error"], n_samples, seed,
+                                                   mask=mask, floor=False), obs["truth"])
     noise = np.random.default_rng([seed, 6]).standard_normal(z.shape)
     missing = (1.0 - mask.mean(axis=1))[:, None]
     gammas = np.linspace(0.0, 4.0, 161)
     growth, before, after = [], {}, {}
     for j, name in enumerate(bundle.targets):
-        coverage = np.array([
-            central_coverage(z[:, :, j:j + 1] + (floor[j] + g * missing)[:, :, None]
-                             * noise[:, :, j:j + 1], truth[:, j:j + 1], (0.68, 0.95))[:, 0]
-            for g in gammas])
-        best = int(np.argmin(((coverage - [0.68, 0.95]) ** 2).sum(axis=1)))
+        best, before[name], after[name] = _nearest_nominal(
+            z[:, :, j:j + 1], truth[:, j:j + 1], noise[:, :, j:j + 1],
+            [(floor[j] + g * missing)[:, :, None] for g in gammas])
         growth.append(float(gammas[best]))
-        before[name], after[name] = coverage[0].tolist(), coverage[best].tolist()
     return {"floor_per_missing": growth, "coverage_with_gaps_before": before,
             "coverage_with_gaps_after": after}
+
+
+def _standardised(bundle, samples: np.ndarray, truth: np.ndarray):
+    """Samples ``(n, s, k)`` and truths ``(n, k)`` in the bundle's standardised units."""
+    pre, k = bundle.preprocessor, samples.shape[2]
+    return (pre.transform_targets(samples.reshape(-1, k)).reshape(samples.shape),
+            pre.transform_targets(truth))
+
+
+def _nearest_nominal(z: np.ndarray, truth: np.ndarray, noise: np.ndarray,
+                     widths) -> tuple[int, list, list]:
+    """Of the candidate ``widths`` of ``noise`` added to one target's samples ``z``, the
+    index whose 68 % and 95 % intervals cover ``truth`` closest to nominal (least
+    squares), with the coverage of the first candidate and of the chosen one."""
+    coverage = np.array([central_coverage(z + w * noise, truth, (0.68, 0.95))[:, 0]
+                         for w in widths])
+    best = int(np.argmin(((coverage - [0.68, 0.95]) ** 2).sum(axis=1)))
+    return best, coverage[0].tolist(), coverage[best].tolist()
 
 
 def fit_novelty(bundle, grid: SpectralGrid, train_rows: np.ndarray, held_out_rows: np.ndarray,
