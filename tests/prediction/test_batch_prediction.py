@@ -30,8 +30,11 @@ def _same(a, b):
     assert a.error_inflation == pytest.approx(b.error_inflation, rel=1e-6)
     assert a.novelty == pytest.approx(b.novelty, rel=1e-4)
     assert a.edge_fraction == pytest.approx(b.edge_fraction, abs=1 / 60 + 1e-9)
+    # the best fit's search starts at the samples' mean (equal to float32 rounding) and
+    # stops once a step gains under 1e-4 of χ²: the end points agree to well below the
+    # grid's spacing, and χ², flat at a minimum, far closer
     for name, value in a.best_fit.items():
-        assert value == pytest.approx(b.best_fit[name], rel=1e-6, abs=1e-9)
+        assert value == pytest.approx(b.best_fit[name], rel=1e-4, abs=1e-6)
     assert a.fit.chi2 == pytest.approx(b.fit.chi2, rel=1e-6)
     assert a.scale == pytest.approx(b.scale, rel=1e-6)
 

@@ -147,6 +147,11 @@ class PosteriorNetwork(Network):
                         z: torch.Tensor) -> torch.Tensor:
         """Posterior samples from standard-normal base noise ``z`` ``(B, n, K)``: each
         row's samples depend only on its own noise, never on the rest of the batch."""
+        return self.sample_embedded(self.embed(spectrum, extra), z)
+
+    def sample_embedded(self, embedding: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """:meth:`transform_noise` from the spectra's :meth:`embed` (computed once, it
+        serves the samples and the novelty score alike)."""
         raise NotImplementedError
 
     def forward(self, spectrum: torch.Tensor, extra: torch.Tensor) -> torch.Tensor:

@@ -249,14 +249,17 @@ class ModelBundle:
                                                                       for o in out])
 
     def novelty_score(self, flux: np.ndarray, error: np.ndarray | None = None,
-                      mask: np.ndarray | None = None) -> np.ndarray | None:
+                      mask: np.ndarray | None = None,
+                      embedding: np.ndarray | None = None) -> np.ndarray | None:
         """How unlike the training spectra each spectrum is: the Mahalanobis distance of
         its embedding over the threshold calibrated on held-out grid spectra (above 1:
         stranger than 99 % of them; :class:`~atmoscope.models.novelty.NoveltyScore`).
-        None when the bundle has no novelty calibration (older bundles)."""
+        None when the bundle has no novelty calibration (older bundles). ``embedding``:
+        the spectra's :meth:`embed`, when already computed (``sample(...,
+        return_embedding=True)``)."""
         if not self.novelty:
             return None
-        embeddings = self.embed(flux, error, mask)
+        embeddings = self.embed(flux, error, mask) if embedding is None else embedding
         return None if embeddings is None else self._novelty_score.score(embeddings)
 
     @cached_property
@@ -269,7 +272,7 @@ class ModelBundle:
     @torch.no_grad()
     def sample(self, flux: np.ndarray, error: np.ndarray | None = None, n: int = 1000,
                seed: int = 0, mask: np.ndarray | None = None, floor: bool = True,
-               rows: np.ndarray | None = None) -> np.ndarray:
+               rows: np.ndarray | None = None, return_embedding: bool = False):
         """Samples of the uncertainty in physical units, shape ``(n_spectra, n, n_targets)``.
 
         A point network: its estimates of ``n`` Monte-Carlo draws of each spectrum over
@@ -288,6 +291,11 @@ class ModelBundle:
             floor: add the systematic floor (False: the network's own samples).
             rows: the random stream of each spectrum (default ``0, 1, …``); a batch
                 whose spectra must each get what predicting it alone gives passes zeros.
+            return_embedding: also return the spectra's :meth:`embed` (a posterior
+                network computes it for its samples anyway; for :meth:`novelty_score`).
+
+        Returns:
+            The samples; with ``return_embedding``, ``(samples, embedding)``.
         """
         if n < 1:
             raise ConfigError(f"samples per spectrum must be at least 1, got {n}")
@@ -295,15 +303,17 @@ class ModelBundle:
         rows = np.arange(len(flux)) if rows is None else np.asarray(rows, dtype=np.int64)
         usable = usable_pixels(flux, mask)
         if self.kind == "posterior":
-            samples = self._posterior_samples(flux, error, n, seed, mask, rows)
+            samples, embedding = self._posterior_samples(flux, error, n, seed, mask, rows)
         else:
+            embedding = self.embed(flux, error, mask) if return_embedding else None
             error = None if error is None else np.broadcast_to(
                 np.asarray(error, dtype=np.float64), flux.shape)
             samples = monte_carlo_samples(lambda f, e: self._forward(f, None, None),
                                           flux, error, n, seed, usable, self.wavelength,
                                           rows=rows)
-        return (self.add_floor(samples, seed, rows, missing_fraction(usable)) if floor
-                else samples)
+        if floor:
+            samples = self.add_floor(samples, seed, rows, missing_fraction(usable))
+        return (samples, embedding) if return_embedding else samples
 
     def add_floor(self, samples: np.ndarray, seed: int = 0, rows: np.ndarray | None = None,
                   missing: np.ndarray | None = None) -> np.ndarray:
@@ -330,15 +340,17 @@ class ModelBundle:
         filled, net_error, usable = self._network_inputs(flux, error, mask)
         self.model.eval()
         step, k = max(1, batch_size // n), len(self.targets)
-        out = np.empty((len(flux), n, k))
+        out, embedding = np.empty((len(flux), n, k)), []
         for i in range(0, len(flux), step):
             x, e = self._inputs(filled, net_error, usable, slice(i, i + step))
             noise = _row_normals(seed, rows[i:i + step], (n, k))
-            z = self.model.transform_noise(x, e, torch.from_numpy(noise.astype(np.float32))
-                                           .to(self.device))
+            embedding.append(self.model.embed(x, e))
+            z = self.model.sample_embedded(embedding[-1], torch.from_numpy(
+                noise.astype(np.float32)).to(self.device))
             out[i:i + step] = self.preprocessor.inverse_transform_targets(
                 z.cpu().numpy().astype(np.float64).reshape(-1, k)).reshape(z.shape)
-        return out
+        return out, (np.concatenate([v.cpu().numpy() for v in embedding]) if embedding
+                     else None)
 
     # --- files ----------------------------------------------------------------------------
     def save(self, path: str | Path, *, grid=None, weights_dtype: str = "float32",

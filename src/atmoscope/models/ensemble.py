@@ -65,14 +65,17 @@ class Ensemble:
 
     def sample(self, flux: np.ndarray, error: np.ndarray | None = None, n: int = 1000,
                seed: int = 0, mask: np.ndarray | None = None, floor: bool = True,
-               rows: np.ndarray | None = None) -> np.ndarray:
+               rows: np.ndarray | None = None, return_embedding: bool = False):
         """An equal mixture: each member draws ``ceil(n / len(members))`` samples (member
         ``i`` with seed ``seed + i``); shape ``(n_spectra, members × per member, k)``.
-        ``floor``, ``rows``: as :meth:`ModelBundle.sample`."""
+        ``floor``, ``rows``: as :meth:`ModelBundle.sample`; ``return_embedding``: also
+        return the members' embeddings (a list, for :meth:`novelty_score`)."""
         per = -(-n // len(self.members))
-        return np.concatenate([m.sample(flux, error, per, seed=seed + i, mask=mask, floor=floor,
-                                        rows=rows)
-                               for i, m in enumerate(self.members)], axis=1)
+        drawn = [m.sample(flux, error, per, seed=seed + i, mask=mask, floor=floor, rows=rows,
+                          return_embedding=True)
+                 for i, m in enumerate(self.members)]
+        samples = np.concatenate([s for s, _ in drawn], axis=1)
+        return (samples, [e for _, e in drawn]) if return_embedding else samples
 
     def add_floor(self, samples: np.ndarray, seed: int = 0, rows: np.ndarray | None = None,
                   missing: np.ndarray | None = None) -> np.ndarray:
@@ -91,10 +94,15 @@ class Ensemble:
         return self
 
     def novelty_score(self, flux: np.ndarray, error: np.ndarray | None = None,
-                      mask: np.ndarray | None = None) -> np.ndarray | None:
+                      mask: np.ndarray | None = None,
+                      embedding: list | None = None) -> np.ndarray | None:
         """The members' median novelty score (see
-        :meth:`ModelBundle.novelty_score`), or None when a member has none."""
-        scores = [m.novelty_score(flux, error, mask) for m in self.members]
+        :meth:`ModelBundle.novelty_score`), or None when a member has none.
+        ``embedding``: the members' embeddings from ``sample(...,
+        return_embedding=True)``."""
+        embedding = embedding or [None] * len(self.members)
+        scores = [m.novelty_score(flux, error, mask, e)
+                  for m, e in zip(self.members, embedding, strict=True)]
         return None if any(s is None for s in scores) else np.median(scores, axis=0)
 
     def __repr__(self) -> str:

@@ -70,8 +70,28 @@ class FlowPosterior(PosteriorNetwork):
         """The context the flow is conditioned on, ``(B, context)``."""
         return self.embedding(spectrum, extra)
 
-    def transform_noise(self, spectrum: torch.Tensor, extra: torch.Tensor,
-                        z: torch.Tensor) -> torch.Tensor:
-        # the flow's base is a standard normal: samples are its transform's inverse
-        flow = self.distribution(spectrum, extra)
-        return flow.transform.inv(z.transpose(0, 1)).transpose(0, 1)
+    def sample_embedded(self, embedding: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        # the flow's base is a standard normal: samples are its transform's inverse at
+        # the context (the embedding)
+        context = embedding
+        x = z.transpose(0, 1)  # (samples, spectra, k): the context broadcasts over samples
+        for transform in reversed(self.flow.transform.transforms):
+            x = _inverse(transform, context, x)
+        return x.transpose(0, 1)
+
+
+def _inverse(transform, context: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """``transform(context).inv(y)`` for ``y`` of shape ``(samples, spectra, k)``, with the
+    first pass of a masked autoregressive (here: coupling) transform on one row per
+    spectrum: it starts from x = 0, so its conditioner sees the context alone, the same
+    for every sample. The conditioner evaluations — most of sampling's cost — then fall
+    from ``passes`` × samples per spectrum to (``passes`` − 1) × samples + 1; the result
+    is zuko's own inverse (its remaining passes recompute every feature)."""
+    import zuko
+
+    if not isinstance(transform, zuko.flows.MaskedAutoregressiveTransform):
+        return transform(context).inv(y)
+    x = transform.meta(context, torch.zeros_like(y[0])).inv(y)
+    for _ in range(transform.passes - 1):
+        x = transform.meta(context, x).inv(y)
+    return x

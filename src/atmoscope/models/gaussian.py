@@ -40,16 +40,17 @@ class GaussianPosterior(PosteriorNetwork):
                                in_channels=2 + mask_input)
 
     def distribution(self, spectrum: torch.Tensor, extra: torch.Tensor):
-        out = self.net(spectrum, extra)
+        return self._gaussian(self.net(spectrum, extra))
+
+    def _gaussian(self, out: torch.Tensor):
         k = self.k
         mean, diag, off = out[:, :k], out[:, k:2 * k], out[:, 2 * k:]
         scale = torch.diag_embed(F.softplus(diag) + 1e-4)
         scale[:, self.tril[0], self.tril[1]] = off
         return torch.distributions.MultivariateNormal(mean, scale_tril=scale)
 
-    def transform_noise(self, spectrum: torch.Tensor, extra: torch.Tensor,
-                        z: torch.Tensor) -> torch.Tensor:
-        d = self.distribution(spectrum, extra)
+    def sample_embedded(self, embedding: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        d = self._gaussian(self.net.head[-1](embedding))
         return d.mean[:, None] + (d.scale_tril[:, None] @ z[..., None])[..., 0]
 
     def embed(self, spectrum: torch.Tensor, extra: torch.Tensor) -> torch.Tensor:

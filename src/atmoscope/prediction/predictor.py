@@ -187,7 +187,8 @@ class Prepared:
 class _Batch:
     """The arrays of a batch of predictions: what the networks read (``flux``,
     ``error``), the spectra at Earth for χ², the usable pixels, the networks' own samples
-    at the quoted errors, and the error that refused each spectrum (None: none)."""
+    at the quoted errors and their embeddings of the spectra (for the novelty score),
+    and the error that refused each spectrum (None: none)."""
 
     predictions: list[Prediction]
     flux: np.ndarray
@@ -197,6 +198,7 @@ class _Batch:
     at_earth_error: np.ndarray | None
     errors: list
     own: np.ndarray | None = None
+    embedding: list | None = None
 
     @classmethod
     def of(cls, predictions, flux, error, usable) -> _Batch:
@@ -533,8 +535,8 @@ class Predictor:
         samples at the quoted errors (without: for the edge check), from one draw."""
         est = self.estimator
         keys = np.zeros(len(b.flux), dtype=np.int64)  # each as if predicted alone
-        b.own = est.sample(b.flux, b.error, n, self.seed, mask=b.usable, floor=False,
-                           rows=keys)
+        b.own, b.embedding = est.sample(b.flux, b.error, n, self.seed, mask=b.usable,
+                                        floor=False, rows=keys, return_embedding=True)
         samples = est.add_floor(b.own, self.seed, keys, missing_fraction(b.usable))
         for p, s in zip(b.predictions, samples, strict=True):
             p.samples, p.point = s, s.mean(axis=0)
@@ -616,7 +618,7 @@ class Predictor:
     def _guards(self, b: _Batch) -> None:
         """Novelty, the edge fraction of the networks' own samples, and the flags."""
         est = self.estimator
-        novelty = est.novelty_score(b.flux, b.error, b.usable)
+        novelty = est.novelty_score(b.flux, b.error, b.usable, b.embedding)
         edges = None
         if self.interpolator is not None and set(self.interpolator.params_) <= set(est.targets):
             edges = edge_fractions(b.own, est.targets, self.interpolator)

@@ -26,6 +26,8 @@ __all__ = ["best_grid_fit", "best_grid_fits"]
 #: Levenberg–Marquardt: iterations at most, and the damping that ends a search
 _MAX_ITER = 40
 _MAX_DAMPING = 1e4
+#: a step gaining less than this fraction of χ² ends a search
+_MIN_GAIN = 1e-4
 
 
 def best_grid_fit(interpolator, observed: np.ndarray, sigma: np.ndarray, usable: np.ndarray,
@@ -68,11 +70,13 @@ class _Problem:
     def theta(self, u):
         return self.lo + np.clip(u, 0.0, 1.0) * self.span
 
-    def model_gradient(self, u):
-        """Unscaled interpolated spectra at unit-cube points ``u`` (NaN outside the hull)
-        and their derivatives ``(n, k, L)`` in unit-cube coordinates."""
-        m, g = self.interp.with_gradient(self.theta(u))
-        return m, g * self.span[None, :, None]
+    def model_gradient(self, u, hint=None):
+        """Unscaled interpolated spectra at unit-cube points ``u`` (NaN outside the hull),
+        their derivatives ``(n, k, L)`` in unit-cube coordinates, and the simplex of each
+        point (``hint``: the simplices of points nearby, e.g. the last step's)."""
+        m, g, simplex = self.interp._with_gradient(self.theta(u), hint)
+        g *= self.span[None, :, None]
+        return m, g, simplex
 
     def fit(self, m, rows):
         """Best scale and χ² of model rows ``m`` against observations ``rows``, each model in
@@ -108,7 +112,7 @@ def _levenberg_marquardt(problem: _Problem, u: np.ndarray, rows: np.ndarray):
     # a hair inside the cube: a start on a node or facet is ambiguous between simplices
     u = 0.5 + (given - 0.5) * (1.0 - 1e-6)
     moved = np.zeros(len(u), dtype=bool)
-    m, g = problem.model_gradient(u)
+    m, g, simplex = problem.model_gradient(u)
     scale, chi2, _ = problem.fit(m, rows)
     damping = np.full(len(u), 1e-2)
     active = np.isfinite(chi2) & np.any(problem.span > 0)
@@ -117,17 +121,28 @@ def _levenberg_marquardt(problem: _Problem, u: np.ndarray, rows: np.ndarray):
         if not idx.size:
             break
         ra = rows[idx]
-        norm = np.max(np.abs(m[idx]), axis=1, keepdims=True)
-        mn = m[idx] / norm
-        a = scale[idx][:, None]
-        # the scale is a parameter of the step too (its coupling with the shape), then
-        # profiled again at the trial point
-        jac = np.concatenate([a[:, None] * np.nan_to_num(g[idx]) / norm[:, None],
-                              mn[:, None]], axis=1)
+        gi = g[idx]
+        if not np.isfinite(gi).all():  # a regular grid's difference stepping outside
+            gi = np.nan_to_num(gi)
+        norm = np.max(np.abs(m[idx]), axis=1)
+        mn = m[idx] / norm[:, None]
+        a = scale[idx]
         w, o = problem.w[ra], problem.o[ra]
+        # the normal equations of the parameters and the scale (its coupling with the
+        # shape), which is then profiled again at the trial point: J^T W J and J^T W r
+        # from products of the derivatives, never the Jacobian itself (L × k, per
+        # spectrum); in float32, the model's peak divided out first (no overflow)
         with np.errstate(invalid="ignore", over="ignore"):
-            hess = (jac * w[:, None, :]) @ jac.transpose(0, 2, 1)
-            grad = ((jac * w[:, None, :]) * (o - a * mn)[:, None, :]).sum(axis=-1)
+            resid = o - a[:, None] * mn
+            gw = gi * (w / norm[:, None]).astype(np.float32)[:, None, :]
+            shape_part = np.matmul(gw, np.stack([mn, resid], axis=2).astype(np.float32))
+            hess = np.empty((len(idx), d + 1, d + 1))
+            hess[:, :d, :d] = np.matmul(gw, gi.transpose(0, 2, 1)) * (a * a / norm)[:, None,
+                                                                                     None]
+            hess[:, :d, d] = hess[:, d, :d] = shape_part[..., 0] * a[:, None]
+            hess[:, d, d] = (w * mn * mn).sum(axis=1)
+            grad = np.concatenate([shape_part[..., 1] * a[:, None],
+                                   (w * mn * resid).sum(axis=1)[:, None]], axis=1)
             diag = np.maximum(np.einsum("sii->si", hess), 1e-12)
             lhs = hess + damping[idx, None, None] * np.einsum("si,ij->sij", diag,
                                                               np.eye(d + 1))
@@ -139,7 +154,8 @@ def _levenberg_marquardt(problem: _Problem, u: np.ndarray, rows: np.ndarray):
             except np.linalg.LinAlgError:
                 delta[ok] = grad[ok] / np.einsum("sii->si", lhs[ok])
         trial = np.clip(u[idx] + delta[:, :d], 0.0, 1.0)
-        t_m, t_g = problem.model_gradient(trial)
+        t_m, t_g, t_simplex = problem.model_gradient(
+            trial, None if simplex is None else simplex[idx])
         t_scale, t_chi2, _ = problem.fit(t_m, ra)
         better = t_chi2 < chi2[idx]
         gain = np.where(better, chi2[idx] - t_chi2, 0.0)
@@ -148,10 +164,13 @@ def _levenberg_marquardt(problem: _Problem, u: np.ndarray, rows: np.ndarray):
         moved[keep] = True
         u[keep], chi2[keep], scale[keep] = trial[better], t_chi2[better], t_scale[better]
         m[keep], g[keep] = t_m[better], t_g[better]
+        if simplex is not None:
+            simplex[keep] = t_simplex[better]
         damping[idx] = np.where(better, damping[idx] / 3.0, damping[idx] * 10.0)
-        # converged: a step that gains next to nothing, or a proposed move below 1e-5 of
-        # the range (an accepted one, or a rejected one: the damping has shrunk it)
-        done = ((better & (gain <= 1e-6 * (1.0 + chi2[idx]))) | (step < 1e-5)
+        # converged: a step that gains next to nothing (Δχ² ≤ 1e-4 χ², far below the
+        # Δχ² = 1 of one standard deviation), or a proposed move below 1e-5 of the range
+        # (an accepted one, or a rejected one: the damping has shrunk it)
+        done = ((better & (gain <= _MIN_GAIN * (1.0 + chi2[idx]))) | (step < 1e-5)
                 | (damping[idx] > _MAX_DAMPING) | ~ok)
         active[idx[done]] = False
     u[~moved] = given[~moved]  # a start no step improved on is the answer as given
