@@ -146,3 +146,22 @@ def test_scale_to_surface_and_best_scale():
         scale_to_surface(spec, "ten", 1.0)
     with pytest.raises(SpectrumError, match="radius must be one positive .* kg"):
         scale_to_surface(spec, 10.0, 1.0 * u.kg)
+
+
+def test_unit_factor_is_astropys_per_pixel_conversion():
+    """The conversion factor comes from a power law found once per pair of units; it is
+    astropy's spectral_density conversion at every pixel, also for photon flux and
+    wavelengths given as frequencies."""
+    from atmoscope.observed.conversion import flux_factor
+
+    lam = np.linspace(0.9, 2.5, 40) * u.um
+    for given, target, wave in [("W m-2 um-1", "erg s-1 cm-2 Hz-1", lam),
+                                ("mJy", "erg s-1 cm-2 AA-1", lam),
+                                ("photon s-1 cm-2 AA-1", "W m-2 um-1", lam),
+                                ("Jy", "W m-2 um-1", lam.to(u.Hz, u.spectral()))]:
+        given, target = u.Unit(given), u.Unit(target)
+        want = (np.ones(40) * given).to_value(target, u.spectral_density(wave))
+        np.testing.assert_allclose(flux_factor("s", given, wave, target, "k", target)[1],
+                                   want, rtol=1e-13)
+    with pytest.raises(SpectrumError, match="'m' cannot be converted"):
+        flux_factor("s", u.m, lam, FNU, "F_nu", FNU)

@@ -1,6 +1,7 @@
 """Spectrum formats (FITS, ECSV, text, CSV) and registered readers."""
 
 import gzip
+import pickle
 
 import astropy.units as u
 import numpy as np
@@ -25,7 +26,9 @@ def test_spex_library_fits(shared_data):
     assert spec.wavelength.unit == u.um  # XUNITS = 'um'
     assert spec.flux.unit == u.W / u.m**2 / u.um  # YUNITS = 'Wm-2um-1'
     assert spec.meta["object"] == "sdssp j0539"
-    assert spec.meta["header"]["YUNITS"] == "Wm-2um-1"
+    assert spec.meta["header"]["YUNITS"] == "Wm-2um-1"  # parsed on first use
+    assert "HISTORY" not in spec.meta["header"] and len(spec.meta["header"]) > 10
+    assert type(pickle.loads(pickle.dumps(spec)).meta["header"]) is dict
     np.testing.assert_array_equal(spec.flux.value, data[1])
     np.testing.assert_array_equal(spec.error.value, data[2])
 

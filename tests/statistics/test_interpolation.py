@@ -248,3 +248,32 @@ def test_bobcat_outside_points(bobcat):
     with pytest.raises(ConfigError, match="temperature = 2500 is outside the grid's range "
                                              "600–2400"):
         interp({"gravity": 5.0, "temperature": 2500.0, "c_o_ratio": 1.0, "metallicity": 0.0})
+
+
+def test_bobcat_gradient_search_finds_scipys_simplices_and_values(bobcat):
+    """The walk from a hint (and from the nearest node) lands where scipy's search does,
+    Qhull's flat simplices and points outside the hull included."""
+    interp = GridInterpolator().fit(bobcat)
+    lo, hi = (np.array([interp.bounds_[p][i] for p in interp.params_]) for i in (0, 1))
+    points = lo + np.random.default_rng(1).random((3000, 4)) * (hi - lo)
+    want = interp(points, outside="nan")
+    x = interp._scale(points)
+    scipy_simplex = interp._interpolator.tri.find_simplex(x)
+    flux, grad, simplex = interp._with_gradient(points)
+    np.testing.assert_array_equal(simplex, scipy_simplex)
+    inside = scipy_simplex >= 0
+    assert 0.2 < inside.mean() < 0.8  # both kinds tested
+    assert np.isnan(flux[~inside]).all() and np.isnan(grad[~inside]).all()
+    np.testing.assert_allclose(flux[inside], want[inside], rtol=1e-6)  # float32 slopes
+    # each point walked from a neighbour's simplex (an earlier step's) lands the same
+    moved = np.clip(points + (hi - lo) * 0.02, lo, hi)
+    _, _, from_hint = interp._with_gradient(moved, hint=simplex)
+    np.testing.assert_array_equal(from_hint, interp._interpolator.tri.find_simplex(
+        interp._scale(moved)))
+    # the public derivatives: forward differences of the values within a simplex
+    step = 1e-6 * (hi - lo)
+    _, g0 = interp.with_gradient(points[inside][:20])
+    f0 = interp(points[inside][:20])
+    f1 = interp(points[inside][:20] + step * np.eye(4)[1], outside="nan")
+    np.testing.assert_allclose((f1 - f0) / step[1], g0[:, 1], rtol=1e-3,
+                               atol=1e-6 * np.abs(g0[:, 1]).max())

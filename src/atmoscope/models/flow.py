@@ -81,17 +81,69 @@ class FlowPosterior(PosteriorNetwork):
 
 
 def _inverse(transform, context: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """``transform(context).inv(y)`` for ``y`` of shape ``(samples, spectra, k)``, with the
-    first pass of a masked autoregressive (here: coupling) transform on one row per
-    spectrum: it starts from x = 0, so its conditioner sees the context alone, the same
-    for every sample. The conditioner evaluations — most of sampling's cost — then fall
-    from ``passes`` × samples per spectrum to (``passes`` − 1) × samples + 1; the result
-    is zuko's own inverse (its remaining passes recompute every feature)."""
+    """``transform(context).inv(y)`` for ``y`` of shape ``(samples, spectra, k)``, computed
+    for a masked autoregressive (here: coupling) transform without conditioner work that
+    is the same for every sample of a spectrum — most of sampling's cost:
+
+    * its first pass starts from x = 0, so the conditioner sees the context alone: it
+      runs on one row per spectrum;
+    * each later pass needs only the features its pass determines (those before are
+      exact already), and of the conditioner's hidden units only those its masks let
+      depend on x — half of them — are per sample (:func:`_conditioner`).
+
+    The result is zuko's inverse, to float32 rounding (its sums split in two)."""
     import zuko
 
     if not isinstance(transform, zuko.flows.MaskedAutoregressiveTransform):
         return transform(context).inv(y)
     x = transform.meta(context, torch.zeros_like(y[0])).inv(y)
-    for _ in range(transform.passes - 1):
-        x = transform.meta(context, x).inv(y)
+    layers = list(transform.hyper)
+    if transform.order is None or not all(isinstance(layer, (zuko.nn.MaskedLinear, *_ELEMENTWISE))
+                                          for layer in layers):
+        for _ in range(transform.passes - 1):  # an unknown conditioner: zuko's own passes
+            x = transform.meta(context, x).inv(y)
+        return x
+    for p in range(1, transform.passes):
+        wanted = transform.order == p
+        phi = _conditioner(layers, context, x, torch.flatten(
+            torch.arange(len(wanted) * transform.total).view(len(wanted), -1)[wanted]))
+        univariate = transform.univariate(*zuko.utils.unpack(
+            phi.unflatten(-1, (-1, transform.total)), transform.shapes))
+        x = x.clone()
+        x[..., wanted] = univariate.inv(y[..., wanted])
     return x
+
+
+#: conditioner layers that act on each unit alone (so on each part of a split apart)
+_ELEMENTWISE = (torch.nn.ReLU, torch.nn.ELU, torch.nn.GELU, torch.nn.SiLU, torch.nn.Tanh,
+                torch.nn.LeakyReLU, torch.nn.Softplus, torch.nn.Sigmoid)
+
+
+def _conditioner(layers, context: torch.Tensor, x: torch.Tensor,
+                 rows: torch.Tensor) -> torch.Tensor:
+    """Outputs ``rows`` of a masked MLP on ``cat(x, context)`` (``x``: ``(S, B, k)``,
+    ``context``: ``(B, D)``), each unit computed once per spectrum when its mask keeps it
+    from every x, once per sample otherwise. Returns ``(S, B, len(rows))``."""
+    k = x.shape[-1]
+    first = layers[0]
+    weight = first.weight * first.mask
+    fixed = context @ weight[:, k:].T + first.bias  # every unit, x's part left out: (B, H)
+    moving = first.mask[:, :k].any(dim=1)  # the units that x reaches
+    varying = fixed[:, moving] + x @ weight[moving, :k].T  # (S, B, H_moving)
+    for i, layer in enumerate(layers[1:], start=1):
+        if not isinstance(layer, torch.nn.Linear):
+            fixed, varying = layer(fixed), layer(varying)
+            continue
+        weight = layer.weight * layer.mask
+        mask = layer.mask
+        if i == len(layers) - 1:
+            weight, mask, bias = weight[rows], mask[rows], layer.bias[rows]
+        else:
+            bias = layer.bias
+        out = fixed[:, ~moving] @ weight[:, ~moving].T + bias
+        reached = mask[:, moving].any(dim=1)
+        varying = out[:, reached] + varying @ weight[reached][:, moving].T
+        fixed, moving = out, reached
+    result = fixed.expand(x.shape[0], -1, -1).clone()
+    result[..., moving] = varying
+    return result

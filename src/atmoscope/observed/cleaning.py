@@ -8,7 +8,7 @@ flux, no error) or cannot be placed (no valid wavelength) are dropped.
 from __future__ import annotations
 
 import numbers
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -74,7 +74,7 @@ class CleaningReport:
 
     def as_dict(self) -> dict:
         """The report as a JSON-ready dict."""
-        return asdict(self)
+        return {f.name: getattr(self, f.name) for f in fields(self)}  # flat: no asdict copy
 
     def summary(self) -> str:
         """One line: rows in, pixels out, usable pixels, and each rule that fired."""

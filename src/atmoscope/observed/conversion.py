@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import astropy.units as u
 import numpy as np
 
@@ -66,14 +68,33 @@ def flux_factor(name: str, flux_unit: u.UnitBase, wavelength: u.Quantity, unit, 
     # and apply that factor to flux and error alike (a ratio flux_new/flux
     # would fail where the flux is zero).
     try:
-        factor = (np.ones(wavelength.shape) * flux_unit).to_value(
-            unit, u.spectral_density(wavelength)
-        )
+        law = _power_law(flux_unit, wavelength.unit, unit)
+        if law is None:
+            factor = (np.ones(wavelength.shape) * flux_unit).to_value(
+                unit, u.spectral_density(wavelength))
+        else:
+            factor = law[0] * wavelength.value ** law[1]
     except u.UnitConversionError:
         raise SpectrumError(
             f"{name}: flux unit '{flux_unit}' cannot be converted to '{unit}'"
         ) from None
     return unit, factor
+
+
+@lru_cache(maxsize=256)
+def _power_law(flux_unit: u.UnitBase, wave_unit: u.UnitBase,
+               unit: u.UnitBase) -> tuple[float, int] | None:
+    """``(C, p)`` such that a unit flux in ``flux_unit`` at wavelength λ (in ``wave_unit``)
+    is ``C λ^p`` in ``unit``: every ``spectral_density`` conversion is such a power law
+    (p = 0 within a kind, ±2 between F_lambda and F_nu, ±1 to photon flux), so astropy's
+    equivalencies — milliseconds a call — run once per combination of units, not once
+    a spectrum. None if three probes do not fit an integer power (astropy then converts
+    every pixel)."""
+    probe = np.array([1.0, 2.0, 3.0])
+    values = (np.ones(3) * flux_unit).to_value(unit, u.spectral_density(probe * wave_unit))
+    power = round(float(np.log(values[1] / values[0]) / np.log(2.0)))
+    law = float(values[0]), power
+    return law if np.allclose(law[0] * probe ** power, values, rtol=1e-12, atol=0) else None
 
 
 def to_fnu(spec: ObservedSpectrum, unit: str | u.UnitBase = F_NU_CGS) -> ObservedSpectrum:

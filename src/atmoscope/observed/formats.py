@@ -291,13 +291,44 @@ def read_fits_table(path: Path) -> SpectrumTable:
     raise SpectrumError(f"{path}: no HDU holds any data")
 
 
+class _LazyHeader(Mapping):
+    """A FITS header's keyword values (:func:`_header_dict`), parsed on first use:
+    astropy parses each card's value when asked, and the hundreds of cards of a SpeX
+    header cost more than the spectrum they describe, which a catalog never reads.
+    Pickles as the plain dict."""
+
+    def __init__(self, header) -> None:
+        self._header, self._values = header, None
+
+    def _parsed(self) -> dict:
+        if self._values is None:
+            with warnings.catch_warnings():  # SpeX's '####' banner cards, as when read
+                warnings.filterwarnings("ignore", module=r"astropy\.io\.fits")
+                self._values, self._header = _header_dict(self._header), None
+        return self._values
+
+    def __getitem__(self, key):
+        return self._parsed()[key]
+
+    def __iter__(self):
+        return iter(self._parsed())
+
+    def __len__(self) -> int:
+        return len(self._parsed())
+
+    def __repr__(self) -> str:
+        return repr(self._parsed())
+
+    def __reduce__(self):
+        return dict, (self._parsed(),)
+
+
 def _fits_meta(hdu, index: int) -> dict:
-    header = _header_dict(hdu.header)
-    name = header.get("OBJECT") or header.get("OBJNAME")
+    name = hdu.header.get("OBJECT") or hdu.header.get("OBJNAME")
     return {
         "format": "fits",
         "hdu": index,
-        "header": header,
+        "header": _LazyHeader(hdu.header),
         "object": str(name).strip() if name else None,
     }
 

@@ -48,6 +48,7 @@ import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import astropy.units as u
@@ -219,11 +220,17 @@ class SpectrumBatch:
         """Row ``i``'s name in messages and reports: ``"<file>#<id>"``."""
         return f"{self.source}#{self.ids[i]}"
 
+    @cached_property
+    def _truth_rows(self) -> list[dict]:
+        """Each row's truths as plain Python values (pandas row by row is slow)."""
+        return [{k: _plain(v) for k, v in row.items()}
+                for row in self.truths.to_dict("records")]
+
     def _row_meta(self, i: int, present) -> dict:
         meta = {key: self.meta[key] for key in _SPECTRUM_META if key in self.meta}
         meta.update(source=self.row_source(i), object=self.ids[i], row=int(self.rows[i]))
         if self.truths is not None:
-            meta["truths"] = {k: _plain(v) for k, v in self.truths.iloc[i].items()}
+            meta["truths"] = dict(self._truth_rows[i])
         for key in ROW_META_KEYS:
             if key not in self.meta or self.meta[key] is None:
                 continue
