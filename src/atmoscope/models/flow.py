@@ -6,6 +6,7 @@ microseconds."""
 from __future__ import annotations
 
 import torch
+from torch.nn import functional as F
 
 from atmoscope.models.base import PosteriorNetwork
 from atmoscope.models.registry import register_model
@@ -87,29 +88,32 @@ def _inverse(transform, context: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
     * its first pass starts from x = 0, so the conditioner sees the context alone: it
       runs on one row per spectrum;
-    * each later pass needs only the features its pass determines (those before are
-      exact already), and of the conditioner's hidden units only those its masks let
-      depend on x — half of them — are per sample (:func:`_conditioner`).
+    * each pass needs only the features it determines (those before are exact already,
+      those after are the next passes'), and of the conditioner's hidden units only
+      those its masks let depend on x — half of them — are per sample
+      (:func:`_conditioner`).
 
     The result is zuko's inverse, to float32 rounding (its sums split in two)."""
     import zuko
 
     if not isinstance(transform, zuko.flows.MaskedAutoregressiveTransform):
         return transform(context).inv(y)
-    x = transform.meta(context, torch.zeros_like(y[0])).inv(y)
     layers = list(transform.hyper)
     if transform.order is None or not all(isinstance(layer, (zuko.nn.MaskedLinear, *_ELEMENTWISE))
                                           for layer in layers):
-        for _ in range(transform.passes - 1):  # an unknown conditioner: zuko's own passes
+        # an unknown conditioner: zuko's own passes, the first on one row per spectrum
+        x = transform.meta(context, torch.zeros_like(y[0])).inv(y)
+        for _ in range(transform.passes - 1):
             x = transform.meta(context, x).inv(y)
         return x
-    for p in range(1, transform.passes):
+    x = torch.zeros_like(y)
+    outputs = torch.arange(len(transform.order) * transform.total).view(len(transform.order), -1)
+    for p in range(transform.passes):
         wanted = transform.order == p
-        phi = _conditioner(layers, context, x, torch.flatten(
-            torch.arange(len(wanted) * transform.total).view(len(wanted), -1)[wanted]))
+        # the first pass sees x = 0: one row per spectrum, broadcast over the samples
+        phi = _conditioner(layers, context, x[:1] if p == 0 else x, outputs[wanted].flatten())
         univariate = transform.univariate(*zuko.utils.unpack(
             phi.unflatten(-1, (-1, transform.total)), transform.shapes))
-        x = x.clone()
         x[..., wanted] = univariate.inv(y[..., wanted])
     return x
 
@@ -129,21 +133,20 @@ def _conditioner(layers, context: torch.Tensor, x: torch.Tensor,
     weight = first.weight * first.mask
     fixed = context @ weight[:, k:].T + first.bias  # every unit, x's part left out: (B, H)
     moving = first.mask[:, :k].any(dim=1)  # the units that x reaches
-    varying = fixed[:, moving] + x @ weight[moving, :k].T  # (S, B, H_moving)
+    varying = F.linear(x, weight[moving, :k]).add_(fixed[:, moving])  # (S, B, H_moving)
     for i, layer in enumerate(layers[1:], start=1):
         if not isinstance(layer, torch.nn.Linear):
             fixed, varying = layer(fixed), layer(varying)
             continue
-        weight = layer.weight * layer.mask
-        mask = layer.mask
+        weight, mask, bias = layer.weight * layer.mask, layer.mask, layer.bias
         if i == len(layers) - 1:
-            weight, mask, bias = weight[rows], mask[rows], layer.bias[rows]
-        else:
-            bias = layer.bias
+            weight, mask, bias = weight[rows], mask[rows], bias[rows]
         out = fixed[:, ~moving] @ weight[:, ~moving].T + bias
         reached = mask[:, moving].any(dim=1)
-        varying = out[:, reached] + varying @ weight[reached][:, moving].T
+        varying = F.linear(varying, weight[reached][:, moving]).add_(out[:, reached])
         fixed, moving = out, reached
+    if moving.all():
+        return varying
     result = fixed.expand(x.shape[0], -1, -1).clone()
     result[..., moving] = varying
     return result

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from functools import lru_cache
 from pathlib import Path
 
 import astropy.units as u
@@ -67,7 +68,13 @@ def parse_unit(text: str | u.UnitBase | None) -> u.UnitBase | None:
     """
     if text is None or isinstance(text, u.UnitBase):
         return text
-    raw = str(text).strip()
+    return _parse_text(str(text).strip())
+
+
+@lru_cache(maxsize=1024)
+def _parse_text(raw: str) -> u.UnitBase | None:
+    """:func:`parse_unit` of a stripped spelling, once per spelling (astropy's parser takes
+    a millisecond, and a catalog's files repeat a handful of spellings)."""
     if not raw:
         return None
     key = re.sub(r"[\s*^]", "", raw).lower()
@@ -85,7 +92,6 @@ def parse_unit(text: str | u.UnitBase | None) -> u.UnitBase | None:
             return u.Unit(spelled, parse_strict="raise")
     except (ValueError, TypeError):
         raise SpectrumError(f"'{raw}' is not a unit astropy understands") from None
-
 
 
 def parse_column_unit(path: Path | str, column: str, text, where: str) -> u.UnitBase | None:

@@ -144,7 +144,7 @@ class Prediction:
         s = self.samples
         mean = s.mean(axis=0)
         std = s.std(axis=0, ddof=1) if len(s) > 1 else np.zeros(s.shape[1])
-        percentiles = np.percentile(s, PERCENTILES, axis=0)
+        percentiles = _percentiles(s, PERCENTILES)
         return {name: {"mean": float(mean[j]), "std": float(std[j]),
                        "point": float(self.point[j]),
                        **{k: float(v) for k, v in zip(_PERCENTILE_KEYS, percentiles[:, j],
@@ -692,6 +692,20 @@ class Predictor:
         span = np.array([hi - lo for lo, hi in (interp.bounds_[n] for n in interp.params_)])
         return (interp.grid_.parameters[interp.params_].to_numpy(float),
                 np.log10(interp.grid_.flux), np.where(span > 0, span, 1.0))
+
+
+def _percentiles(samples: np.ndarray, q) -> np.ndarray:
+    """``np.percentile(samples, q, axis=0)`` (its default, linear interpolation between
+    order statistics) without its overhead, a tenth of a millisecond: a catalog row's
+    summary is mostly that."""
+    ordered = np.sort(samples, axis=0)
+    position = (len(ordered) - 1) * np.asarray(q, dtype=float) / 100.0
+    below = np.floor(position).astype(int)
+    above = np.minimum(below + 1, len(ordered) - 1)
+    t = (position - below)[:, None]
+    lo, hi = ordered[below], ordered[above]
+    # numpy's lerp: from the nearer end, so that equal neighbours give exactly their value
+    return np.where(t < 0.5, lo + (hi - lo) * t, hi - (hi - lo) * (1.0 - t))
 
 
 def _negative_note(count: int) -> list[str]:
