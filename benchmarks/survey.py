@@ -15,6 +15,7 @@
 Usage::
 
     python benchmarks/survey.py [--n-synthetic 100000] [--skip-spex] [--skip-ray]
+    python benchmarks/survey.py --stages-only   # section 3 alone (prints; writes nothing)
 
 Writes ``benchmarks/survey/results.md``.
 """
@@ -104,12 +105,17 @@ def table_file(scratch: Path, n: int, ray: bool) -> list[str]:
 
 
 def stages(scratch: Path) -> list[str]:
-    """One chunk of 1,024 table spectra in this process, timed stage by stage."""
+    """One chunk of 1,024 table spectra in this process on one thread (as each worker of
+    the local engine on two cores), timed stage by stage."""
+    from atmoscope._device import limit_threads
     from atmoscope.observed.survey import read_survey_rows
     from atmoscope.prediction import Predictor
     from atmoscope.pretrained import model_path
 
+    limit_threads(1)
     survey = scratch / "synthetic.parquet"
+    if not survey.exists():
+        synthetic_survey(survey, 4096, seed=0, progress=False)
     predictor = Predictor(model_path("bobcat"), n_samples=100)
     predictor.predict_many(predictor.prepared_many(read_survey_rows(survey, 0, 64)),
                            bands=False)  # warm
@@ -144,9 +150,14 @@ def main() -> None:
     parser.add_argument("--n-synthetic", type=int, default=100_000)
     parser.add_argument("--skip-spex", action="store_true")
     parser.add_argument("--skip-ray", action="store_true")
+    parser.add_argument("--stages-only", action="store_true",
+                        help="Only the stage timings (section 3), printed.")
     parser.add_argument("--scratch", type=Path, default=Path("/tmp/atmoscope-survey-bench"))
     args = parser.parse_args()
     args.scratch.mkdir(parents=True, exist_ok=True)
+    if args.stages_only:
+        print("\n".join(stages(args.scratch)))
+        return
     for stale in args.scratch.glob("*.parquet"):
         stale.unlink()
     lines = ["# Survey-scale benchmark", "",

@@ -170,6 +170,35 @@ def test_posterior_bundle_samples_in_physical_units(posterior_bundle, small_spli
     assert np.median(wide[..., 1].std(axis=1)) > np.median(t.std(axis=1))
 
 
+def test_a_posterior_sampling_only_through_transform_noise_still_works(posterior_bundle,
+                                                                        small_split):
+    """A network written before ``sample_embedded`` (only ``transform_noise``): the same
+    samples, no embedding returned, and its novelty score embeds the spectra itself."""
+    from atmoscope.models.base import PosteriorNetwork
+    from atmoscope.models.flow import FlowPosterior
+
+    class Older(FlowPosterior):
+        sample_embedded = PosteriorNetwork.sample_embedded
+
+        def transform_noise(self, spectrum, extra, z):
+            return FlowPosterior.sample_embedded(self, self.embed(spectrum, extra), z)
+
+    bundle, _ = posterior_bundle
+    grid, split = small_split
+    observed, error = noisy_observation(grid.flux[split.test[:3]], 30.0,
+                                        np.random.default_rng(1))
+    want, embedding = bundle.sample(observed, error, 50, seed=2, return_embedding=True)
+    older = copy.copy(bundle)
+    older.model = copy.deepcopy(bundle.model)
+    older.model.__class__ = Older
+    got, none = older.sample(observed, error, 50, seed=2, return_embedding=True)
+    assert none is None
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_allclose(older.novelty_score(observed, error),
+                               bundle.novelty_score(observed, error, embedding=embedding),
+                               rtol=1e-5)
+
+
 def test_posterior_bundle_knows_missing_pixels_and_carries_its_calibration(posterior_bundle,
                                                                             small_split):
     bundle, path = posterior_bundle

@@ -42,7 +42,7 @@ from atmoscope._atomic import recover_directory, replace_directory
 from atmoscope._version import __version__
 from atmoscope.data.preprocessing import Preprocessor
 from atmoscope.errors import BundleError, ConfigError, first_line
-from atmoscope.models.base import KINDS
+from atmoscope.models.base import KINDS, PosteriorNetwork
 from atmoscope.models.registry import build_model, default_options, model_class
 from atmoscope.models.sampling import (
     missing_fraction,
@@ -340,13 +340,19 @@ class ModelBundle:
         filled, net_error, usable = self._network_inputs(flux, error, mask)
         self.model.eval()
         step, k = max(1, batch_size // n), len(self.targets)
+        # a network that samples only through transform_noise (written before
+        # sample_embedded) keeps working; its novelty score embeds the spectra again
+        embedded = type(self.model).sample_embedded is not PosteriorNetwork.sample_embedded
         out, embedding = np.empty((len(flux), n, k)), []
         for i in range(0, len(flux), step):
             x, e = self._inputs(filled, net_error, usable, slice(i, i + step))
-            noise = _row_normals(seed, rows[i:i + step], (n, k))
-            embedding.append(self.model.embed(x, e))
-            z = self.model.sample_embedded(embedding[-1], torch.from_numpy(
-                noise.astype(np.float32)).to(self.device))
+            noise = torch.from_numpy(_row_normals(seed, rows[i:i + step], (n, k))
+                                     .astype(np.float32)).to(self.device)
+            if embedded:
+                embedding.append(self.model.embed(x, e))
+                z = self.model.sample_embedded(embedding[-1], noise)
+            else:
+                z = self.model.transform_noise(x, e, noise)
             out[i:i + step] = self.preprocessor.inverse_transform_targets(
                 z.cpu().numpy().astype(np.float64).reshape(-1, k)).reshape(z.shape)
         return out, (np.concatenate([v.cpu().numpy() for v in embedding]) if embedding
