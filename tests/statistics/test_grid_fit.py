@@ -36,3 +36,21 @@ def test_the_best_fit_survives_absurd_numbers(interp):
     theta, best, scale = best_grid_fit(interp, observed, sigma, np.ones(len(model), bool),
                                        interp.grid_.parameters[interp.params_].to_numpy()[0])
     assert np.all(np.isfinite(theta)) and np.all(np.isfinite(best))
+
+
+def test_the_best_fit_does_not_depend_on_the_errors_overall_scale(interp):
+    """χ²'s minimum does not move when every error is scaled alike, up to S/N 1e24 (the
+    search's float32 arithmetic works in units of the largest weight)."""
+    truth = np.array([np.mean(interp.bounds_[p]) for p in interp.params_])
+    truth += 0.11 * np.array([hi - lo for lo, hi in interp.bounds_.values()])
+    model = interp(truth[None])[0]
+    rng = np.random.default_rng(4)
+    observed = 2e-18 * model * (1 + 0.02 * rng.standard_normal(len(model)))
+    sigma = 0.02 * 2e-18 * model
+    usable = np.ones(len(model), dtype=bool)
+    start = np.array([interp.bounds_[p][0] for p in interp.params_])
+    want, _, _ = best_grid_fit(interp, observed, sigma, usable, start)
+    span = np.array([hi - lo for lo, hi in interp.bounds_.values()])
+    for factor in (1e-22, 1e-5, 1e3):  # to where a search stops (a gain under 1e-4 of χ²)
+        theta, _, _ = best_grid_fit(interp, observed, factor * sigma, usable, start)
+        np.testing.assert_allclose(theta, want, rtol=0, atol=1e-3 * span.max())

@@ -131,7 +131,10 @@ def _levenberg_marquardt(problem: _Problem, u: np.ndarray, rows: np.ndarray):
         # the normal equations of the parameters and the scale (its coupling with the
         # shape), which is then profiled again at the trial point: J^T W J and J^T W r
         # from products of the derivatives, never the Jacobian itself (L × k, per
-        # spectrum); in float32, the model's peak divided out first (no overflow)
+        # spectrum); in float32, with the model's peak divided out and the weights in
+        # units of their largest (a step does not depend on either), so that any S/N stays
+        # finite there
+        w = w / np.maximum(w.max(axis=1, keepdims=True), 1e-300)
         with np.errstate(invalid="ignore", over="ignore"):
             resid = o - a[:, None] * mn
             gw = gi * (w / norm[:, None]).astype(np.float32)[:, None, :]
@@ -167,9 +170,11 @@ def _levenberg_marquardt(problem: _Problem, u: np.ndarray, rows: np.ndarray):
         if simplex is not None:
             simplex[keep] = t_simplex[better]
         damping[idx] = np.where(better, damping[idx] / 3.0, damping[idx] * 10.0)
-        # converged: a step that gains next to nothing (Δχ² ≤ 1e-4 χ², far below the
-        # Δχ² = 1 of one standard deviation), or a proposed move below 1e-5 of the range
-        # (an accepted one, or a rejected one: the damping has shrunk it)
+        # converged: a step that gains next to nothing (Δχ² ≤ 1e-4 χ²: far below the
+        # Δχ² = 1 of one standard deviation for a fit near its degrees of freedom, and
+        # relative for a poor one, whose errors are inflated by √(reduced χ²)), or a
+        # proposed move below 1e-5 of the range (an accepted one, or a rejected one: the
+        # damping has shrunk it)
         done = ((better & (gain <= _MIN_GAIN * (1.0 + chi2[idx]))) | (step < 1e-5)
                 | (damping[idx] > _MAX_DAMPING) | ~ok)
         active[idx[done]] = False
