@@ -92,6 +92,8 @@ def _power_law(flux_unit: u.UnitBase, wave_unit: u.UnitBase,
     every pixel)."""
     probe = np.array([1.0, 2.0, 3.0])
     values = (np.ones(3) * flux_unit).to_value(unit, u.spectral_density(probe * wave_unit))
+    if not np.all(np.isfinite(values) & (values > 0)):
+        return None
     power = round(float(np.log(values[1] / values[0]) / np.log(2.0)))
     law = float(values[0]), power
     return law if np.allclose(law[0] * probe ** power, values, rtol=1e-12, atol=0) else None
