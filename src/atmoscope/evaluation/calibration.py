@@ -19,7 +19,7 @@ from scipy import stats
 
 from atmoscope.data.grid import SpectralGrid
 from atmoscope.data.noise import log_uniform_snr, noisy_observation, random_gaps
-from atmoscope.models.sampling import monte_carlo_samples, usable_pixels
+from atmoscope.models.sampling import missing_fraction, monte_carlo_samples, usable_pixels
 
 __all__ = ["LEVELS", "calibrate_estimator", "central_coverage", "coverage_error",
            "coverage_report", "fit_floor_growth", "fit_novelty", "fit_systematic_floor",
@@ -72,8 +72,7 @@ def coverage_error(samples: np.ndarray, truth: np.ndarray, rows: np.ndarray,
     nodes, inverse = np.unique(np.asarray(rows), return_inverse=True)
     covered = _covered(samples, truth, levels)
     hits = np.zeros((len(levels), len(nodes), samples.shape[2]))
-    for i in range(len(levels)):
-        np.add.at(hits[i], inverse, covered[i])
+    np.add.at(hits, (slice(None), inverse), covered)
     counts = np.bincount(inverse, minlength=len(nodes))
     draw = np.random.default_rng(seed).integers(0, len(nodes), (n_boot, len(nodes)))
     coverage = hits[:, draw].sum(axis=2) / counts[draw].sum(axis=1)[None, :, None]
@@ -292,7 +291,7 @@ def fit_floor_growth(bundle, grid: SpectralGrid, rows: np.ndarray, floor: np.nda
     z, truth = _standardised(bundle, bundle.sample(observed, obs["error"], n_samples, seed,
                                                    mask=mask, floor=False), obs["truth"])
     noise = np.random.default_rng([seed, 6]).standard_normal(z.shape)
-    missing = (1.0 - mask.mean(axis=1))[:, None]
+    missing = missing_fraction(mask)[:, None]
     gammas = np.linspace(0.0, 4.0, 161)
     growth, before, after = [], {}, {}
     for j, name in enumerate(bundle.targets):

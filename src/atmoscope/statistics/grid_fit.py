@@ -72,11 +72,10 @@ class _Problem:
 
     def model_gradient(self, u, hint=None):
         """Unscaled interpolated spectra at unit-cube points ``u`` (NaN outside the hull),
-        their derivatives ``(n, k, L)`` in unit-cube coordinates, and the simplex of each
-        point (``hint``: the simplices of points nearby, e.g. the last step's)."""
-        m, g, simplex = self.interp._with_gradient(self.theta(u), hint)
-        g *= self.span[None, :, None]
-        return m, g, simplex
+        their derivatives ``(n, k, L)`` in unit-cube coordinates (the interpolator's own),
+        and the simplex of each point (``hint``: the simplices of points nearby, e.g. the
+        last step's)."""
+        return self.interp._with_gradient(self.theta(u), hint)
 
     def fit(self, m, rows):
         """Best scale and χ² of model rows ``m`` against observations ``rows``, each model in

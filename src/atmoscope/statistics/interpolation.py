@@ -336,14 +336,16 @@ class GridInterpolator:
         """
         self._check_fitted()
         flux, grad, _ = self._with_gradient(self._as_points(params))
-        return flux, grad.astype(np.float64)
+        span = np.array([hi - lo for lo, hi in (self.bounds_[p] for p in self.params_)])
+        return flux, grad.astype(np.float64) / span[None, :, None]
 
     def _with_gradient(self, points: np.ndarray, hint: np.ndarray | None = None):
-        """:meth:`with_gradient` of checked ``points`` (the derivatives in float32: they
-        set a search's steps, not its values), also returning each point's simplex (−1
-        outside; None for a regular grid). ``hint``: simplices from an earlier
-        call (−1: none), where each point's search starts (a Levenberg–Marquardt step
-        seldom leaves its simplex)."""
+        """:meth:`with_gradient` of checked ``points``, with the derivatives in float32 (they
+        set a search's steps, not its values) and with respect to the parameters in units
+        of the grid's range, ``(θ − lo) / (hi − lo)`` (what a search over the grid steps
+        in), also returning each point's simplex (−1 outside; None for a regular grid).
+        ``hint``: simplices from an earlier call (−1: none), where each point's search
+        starts (a Levenberg–Marquardt step seldom leaves its simplex)."""
         k = len(self.params_)
         if self.is_regular_:
             flux = self(points, outside="nan")
@@ -351,9 +353,9 @@ class GridInterpolator:
             span = np.array([hi - lo for lo, hi in self.bounds_.values()])
             hi = np.array([b[1] for b in self.bounds_.values()])
             for j in range(k):
-                step = np.where(points[:, j] + 1e-4 * span[j] <= hi[j], 1e-4, -1e-4) * span[j]
+                step = np.where(points[:, j] + 1e-4 * span[j] <= hi[j], 1e-4, -1e-4)
                 moved = points.copy()
-                moved[:, j] += step
+                moved[:, j] += step * span[j]
                 grad[:, j] = (self(moved, outside="nan") - flux) / step[:, None]
             return flux, grad.astype(np.float32), None
         tri, node_values = self._interpolator.tri, self._interpolator.values
@@ -374,8 +376,7 @@ class GridInterpolator:
             away = (x[inside] - tri.transform[found, k]).astype(np.float32)
             values[inside] = (node_values[tri.simplices[found, k]]
                               + np.matmul(away[:, None, :], slopes)[:, 0])
-            grad[inside] = slopes
-        grad /= self._span.astype(np.float32)[None, :, None]
+            grad[inside] = slopes  # the scaled coordinates are the range's units
         if not self.log_flux:
             return values, grad, simplex
         flux = np.exp(values * np.log(10.0))
