@@ -252,3 +252,16 @@ def test_batch_validation():
         SpectrumBatch(["a"], [0], [1.0, 2.0, 3.0] * u.um, [[1.0, 2.0]])
     with pytest.raises(SpectrumError, match="is not a length"):
         SpectrumBatch(["a"], [0], [1.0, 2.0] * u.s, [[1.0, 2.0]])
+
+
+def test_a_rows_spectrum_is_a_read_only_view_of_the_batch():
+    flux = np.array([[1.0, 2.0, np.nan], [4.0, 5.0, 6.0]]) * u.Unit("erg / (s cm2 AA)")
+    batch = SpectrumBatch(["a", "b"], [0, 1], [1.0, 2.0, 3.0] * u.um, flux, error=0.1 * flux)
+    first = batch.spectrum(0)
+    assert first.flux.unit == flux.unit and first.wavelength.unit == u.um
+    np.testing.assert_array_equal(first.mask, [True, True, False])  # finite pixels
+    np.testing.assert_array_equal(first.error.value, [0.1, 0.2, np.nan])
+    for array in (first.wavelength, first.flux, first.error, first.mask):
+        assert not array.flags.writeable
+    assert batch.flux.flags.writeable  # the batch's own arrays are left as they were
+    assert first.meta["object"] == "a" and first.meta["row"] == 0

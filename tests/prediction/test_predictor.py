@@ -77,3 +77,26 @@ def test_predictor_uses_the_posterior_and_flags_missing_errors(posterior_bundle,
     bare = bare.replace(error=None)
     q = predictor.predict(bare)
     assert any("assumes S/N 300" in f for f in q.notes)
+
+
+def test_summaries_of_many_predictions_are_each_ones_own():
+    """A catalog's statistics, computed for all its rows at once, are each prediction's
+    own: mean, sample std and numpy's percentiles, samples of any count mixed."""
+    from atmoscope.prediction.predictor import Prediction, summaries
+
+    rng = np.random.default_rng(3)
+    targets = ("temperature", "gravity")
+    predictions = [Prediction(source=f"s{i}", targets=targets, point=rng.random(2),
+                              samples=rng.normal(size=(n, 2)) * [100, 0.3] + [900, 5],
+                              spectrum=None, cleaning={})
+                   for i, n in enumerate((100, 100, 37, 100, 2))]
+    together = summaries(predictions)
+    for p, s in zip(predictions, together, strict=True):
+        assert s == p.summary()
+        for j, name in enumerate(targets):
+            want = np.percentile(p.samples[:, j], [2.5, 16, 50, 84, 97.5])
+            got = [s[name][k] for k in ("p2_5", "p16", "p50", "p84", "p97_5")]
+            np.testing.assert_allclose(got, want, rtol=1e-12)
+            assert s[name]["mean"] == pytest.approx(p.samples[:, j].mean(), rel=1e-12)
+            assert s[name]["std"] == pytest.approx(p.samples[:, j].std(ddof=1), rel=1e-12)
+            assert s[name]["point"] == p.point[j]

@@ -111,3 +111,34 @@ def test_fit_quality_refuses_bad_input(model_spectrum):
     # ConfigError and SpectrumError are ValueErrors too, for callers written before them
     with pytest.raises(ConfigError, match="scale must be None, a finite number"):
         fit_quality(m, e, m, scale=np.inf)
+
+
+def test_fit_qualities_of_many_rows_are_each_rows_own(model_spectrum):
+    """A batch's rows get what :func:`fit_quality` gives each alone, and a row it refuses
+    gets its error while the others go on."""
+    from atmoscope.statistics import fit_qualities
+
+    rng = np.random.default_rng(6)
+    m = np.stack([model_spectrum[:300] * (1 + 0.1 * i) for i in range(5)])
+    e = 0.05 * m
+    o = 2.0 * m + e * rng.standard_normal(m.shape)
+    mask = np.zeros(m.shape, dtype=bool)
+    mask[1, :40] = True
+    o[2, 7] = np.nan  # a used pixel that is not finite: refused
+    mask[3, 5:] = True  # 5 pixels left: no degrees of freedom with 4 + 1 fitted
+    m[4] = 0.0  # no scale to fit
+    out = fit_qualities(o, e, m, mask, n_params=4, scale="fit")
+    for i in (0, 1):
+        alone = fit_quality(o[i], e[i], m[i], mask[i], n_params=4, scale="fit")
+        assert out[i].dof == alone.dof and out[i].n_used == alone.n_used
+        for key in ("chi2", "reduced_chi2", "p_value", "scale"):
+            assert getattr(out[i], key) == pytest.approx(getattr(alone, key), rel=1e-12)
+        np.testing.assert_allclose(out[i].residuals, alone.residuals, rtol=1e-12)
+    assert out[1].dof == 300 - 40 - 5 and out[0].scale == pytest.approx(2.0, rel=0.01)
+    assert isinstance(out[2], SpectrumError) and "observed is not finite" in str(out[2])
+    assert isinstance(out[3], ConfigError) and "no degrees of freedom" in str(out[3])
+    assert isinstance(out[4], ConfigError) and "model is zero" in str(out[4])
+    with pytest.raises(ConfigError, match="scale must be"):
+        fit_qualities(o, e, m, scale="best")
+    with pytest.raises(ConfigError, match="one shape"):
+        fit_qualities(o, e[:, :10], m)

@@ -54,3 +54,25 @@ def test_the_best_fit_does_not_depend_on_the_errors_overall_scale(interp):
     for factor in (1e-22, 1e-5, 1e3):  # to where a search stops (a gain under 1e-4 of χ²)
         theta, _, _ = best_grid_fit(interp, observed, factor * sigma, usable, start)
         np.testing.assert_allclose(theta, want, rtol=0, atol=1e-3 * span.max())
+
+
+def test_spectra_searched_in_blocks_get_what_one_block_gives(interp, monkeypatch):
+    """A batch is searched a block at a time; the block a spectrum falls in does not
+    change its answer (beyond the search's stopping tolerance)."""
+    from atmoscope.statistics import best_grid_fits, grid_fit
+
+    rng = np.random.default_rng(2)
+    lo = np.array([interp.bounds_[p][0] for p in interp.params_])
+    span = np.array([hi - lo for lo, hi in interp.bounds_.values()])
+    truths = lo + (0.2 + 0.6 * rng.random((5, len(lo)))) * span
+    model = interp(truths)
+    observed = model * (1 + 0.02 * rng.standard_normal(model.shape))
+    sigma, usable = 0.02 * model, np.ones(model.shape, dtype=bool)
+    starts = lo + 0.5 * span
+    together = best_grid_fits(interp, observed, sigma, usable, np.tile(starts, (5, 1)))
+    monkeypatch.setattr(grid_fit, "_BLOCK", 2)
+    blocks = best_grid_fits(interp, observed, sigma, usable, np.tile(starts, (5, 1)))
+    np.testing.assert_allclose(blocks[0], together[0], rtol=1e-4)
+    np.testing.assert_allclose(blocks[2], together[2], rtol=1e-4)
+    assert best_grid_fits(interp, observed[:0], sigma[:0], usable[:0], starts[None, :0])[0].shape \
+        == (0, len(lo))

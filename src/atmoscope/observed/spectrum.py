@@ -92,6 +92,25 @@ class ObservedSpectrum:
         object.__setattr__(self, "mask", mask)
         object.__setattr__(self, "meta", dict(self.meta))
 
+    @classmethod
+    def _from_checked(cls, wavelength: u.Quantity, flux: u.Quantity, error: u.Quantity | None,
+                      mask: np.ndarray | None, meta: dict) -> ObservedSpectrum:
+        """A spectrum from 1-D float64 parts already checked together (a row of a
+        :class:`~atmoscope.observed.SpectrumBatch`: a length unit, one shape, errors in
+        the flux's unit), read-only views of them, neither copied nor checked again: a
+        catalog makes thousands, and the checks cost more than the rest of a row."""
+        if mask is None:
+            mask = np.isfinite(wavelength.value) & np.isfinite(flux.value)
+        spectrum = object.__new__(cls)
+        for name, array in (("wavelength", wavelength), ("flux", flux), ("error", error),
+                            ("mask", mask)):
+            if array is not None:
+                array = array.view()  # its own flags: the batch's arrays stay as they are
+                array.flags.writeable = False
+            object.__setattr__(spectrum, name, array)
+        object.__setattr__(spectrum, "meta", meta)
+        return spectrum
+
     # --- summary -----------------------------------------------------------------
     @property
     def n_pixels(self) -> int:

@@ -261,13 +261,9 @@ class SpectrumBatch:
         present = None if self.dropped is None else ~self.dropped[i]
         keep = slice(None) if present is None else present
         wave = self.wavelength if self.shared_wavelength else self.wavelength[i]
-        return ObservedSpectrum(
-            wavelength=wave[keep],
-            flux=self.flux[i][keep],
-            error=None if self.error is None else self.error[i][keep],
-            mask=None if self.mask is None else self.mask[i][keep],
-            meta=self._row_meta(i, present),
-        )
+        return ObservedSpectrum._from_checked(
+            wave[keep], self.flux[i][keep], None if self.error is None else self.error[i][keep],
+            None if self.mask is None else self.mask[i][keep], self._row_meta(i, present))
 
     def __repr__(self) -> str:
         rows = (f"rows {self.rows[0]}–{self.rows[-1]}" if len(self) else "no rows")

@@ -113,12 +113,14 @@ def distance_for(distances: Mapping | None, path: Path, obj: str | None):
     return None, None
 
 
-def catalog_rows(p: Prediction, distance_pc: float | None = None) -> dict:
+def catalog_rows(p: Prediction, distance_pc: float | None = None,
+                 summary: dict | None = None) -> dict:
     """One catalog row of a prediction: model, object, statistics of every target,
     χ², flux scale, implied radius, guard flags (``;``-separated codes), the numbers
-    behind them, and notes."""
+    behind them, and notes. ``summary``: ``p.summary()``, when already computed (e.g. by
+    :func:`~atmoscope.prediction.predictor.summaries`, for many rows at once)."""
     row: dict = {"source": p.source, "object": p.name, "model": p.model, "status": "ok"}
-    for name, s in p.summary().items():
+    for name, s in (p.summary() if summary is None else summary).items():
         for key in _STATS:
             row[f"{name}_{key}"] = s[key]
     for name, value in (p.best_fit or {}).items():

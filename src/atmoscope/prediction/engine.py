@@ -120,12 +120,17 @@ class CatalogWorker:
         """The catalog rows of one chunk (one per spectrum and model; an error row for a
         spectrum that could not be read or predicted)."""
         from atmoscope.prediction.catalog import catalog_rows
+        from atmoscope.prediction.predictor import summaries
 
         bands = self.bands
         if "files" in chunk:
             outcomes, keys = self._files(chunk["files"], bands)
         else:
             outcomes, keys = self._survey(chunk, bands)
+        predicted = [pair for outcome in outcomes
+                     if not isinstance(outcome, AtmoscopeError | OSError)
+                     for pair in outcome[0]]
+        summary = iter(summaries([p for p, _ in predicted]))
         rows: list[dict] = []
         for (source, obj, extra), outcome in zip(keys, outcomes, strict=True):
             if isinstance(outcome, AtmoscopeError | OSError):
@@ -133,7 +138,7 @@ class CatalogWorker:
                              "error": " ".join(str(outcome).split())})
                 continue
             for p, predictor in outcome[0]:
-                rows.append({**catalog_rows(p, predictor.distance_pc), **extra})
+                rows.append({**catalog_rows(p, predictor.distance_pc, next(summary)), **extra})
                 if on_prediction is not None:
                     on_prediction(p, predictor)
         return rows

@@ -15,7 +15,7 @@ from scipy import special
 
 from atmoscope.errors import ConfigError, SpectrumError
 
-__all__ = ["FitQuality", "fit_quality"]
+__all__ = ["FitQuality", "fit_qualities", "fit_quality"]
 
 
 @dataclass(frozen=True)
@@ -96,20 +96,16 @@ def _refuse_at_used_pixels(bad: np.ndarray, what: str, error_class: type[Excepti
         )
 
 
-def _model_scale(scale, ou: np.ndarray, eu: np.ndarray, mu: np.ndarray) -> tuple[float, bool]:
-    """The scale the model is multiplied by, and whether it was fitted here."""
+def _checked_scale(scale) -> bool:
+    """Whether ``scale`` asks for a fitted scale; refuses one that is not None, a finite
+    number or ``"fit"``."""
     if isinstance(scale, str):
         if scale != "fit":
             raise ConfigError(f"scale must be None, a number or 'fit', not {scale!r}")
-        weight = 1.0 / eu**2
-        denominator = float(np.sum(mu * mu * weight))
-        if denominator == 0.0:
-            raise ConfigError("cannot fit a scale: the model is zero at every used pixel")
-        return float(np.sum(ou * mu * weight)) / denominator, True
-    if scale is None:
-        return 1.0, False
-    if isinstance(scale, Real) and not isinstance(scale, bool) and np.isfinite(scale):
-        return float(scale), False
+        return True
+    if scale is None or (isinstance(scale, Real) and not isinstance(scale, bool)
+                         and np.isfinite(scale)):
+        return False
     raise ConfigError(f"scale must be None, a finite number or 'fit', not {scale!r}")
 
 
@@ -171,23 +167,73 @@ def fit_quality(
             left, or a model that is zero everywhere with ``scale="fit"``.
     """
     o, e, m, used = _checked_arrays(observed, error, model, mask)
+    n_params = _checked_n_params(n_params)
+    fitted = _checked_scale(scale)
+    if fitted and float(np.sum(m[used] ** 2 / e[used] ** 2)) == 0.0:
+        raise ConfigError("cannot fit a scale: the model is zero at every used pixel")
+    _degrees_of_freedom(int(used.sum()), n_params, fitted)
+    return _fit_rows(o[None], e[None], m[None], used[None], n_params, scale)[0]
+
+
+def fit_qualities(observed, error, model, mask=None, n_params: int = 4,
+                  scale: float | str | None = None) -> list[FitQuality | Exception]:
+    """:func:`fit_quality` of many spectra at once (rows of ``(n, n_pixels)`` arrays; a
+    catalog's batch), each row's numbers those of :func:`fit_quality` on it alone; a row
+    that :func:`fit_quality` refuses gets the error it raises, not a result.
+
+    Raises:
+        ConfigError: arrays not 2-D and of one shape, or a bad ``n_params``.
+    """
+    o, e, m = (np.atleast_2d(np.asarray(a, dtype=np.float64)) for a in (observed, error, model))
+    if not (o.ndim == 2 and o.shape == e.shape == m.shape):
+        raise ConfigError(f"observed, error and model must be 2-D arrays of one shape, got "
+                          f"{o.shape}, {e.shape}, {m.shape}")
+    used = np.ones(o.shape, dtype=bool) if mask is None else ~np.asarray(mask, dtype=bool)
+    n_params = _checked_n_params(n_params)
+    fitted = _checked_scale(scale)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        # what fit_quality refuses: bad values at used pixels, no degrees of freedom, a
+        # scale to fit to a model that is zero wherever used
+        refused = (np.any(used & ~(np.isfinite(o) & np.isfinite(m) & np.isfinite(e) & (e > 0)),
+                          axis=1)
+                   | (used.sum(axis=1) - n_params - fitted <= 0)
+                   | (fitted & (np.sum(np.where(used, m * m / e ** 2, 0.0), axis=1) == 0.0)))
+    out: list = [None] * len(o)
+    for i in np.flatnonzero(refused):
+        try:
+            out[i] = fit_quality(o[i], e[i], m[i], ~used[i], n_params, scale)
+        except (ConfigError, SpectrumError) as exc:
+            out[i] = exc
+    fine = np.flatnonzero(~refused)
+    if fine.size:
+        for i, quality in zip(fine, _fit_rows(o[fine], e[fine], m[fine], used[fine], n_params,
+                                              scale), strict=True):
+            out[i] = quality
+    return out
+
+
+def _checked_n_params(n_params) -> int:
     if isinstance(n_params, bool) or not isinstance(n_params, int | np.integer) or n_params < 0:
         raise ConfigError(f"n_params must be a non-negative integer, not {n_params!r}")
-    ou, eu, mu = o[used], e[used], m[used]
-    s, fitted = _model_scale(scale, ou, eu, mu)
-    n_used = int(used.sum())
-    dof = _degrees_of_freedom(n_used, int(n_params), fitted)
-    residuals = np.full(o.shape, np.nan)
-    residuals[used] = (ou - s * mu) / eu
-    chi2 = float(np.sum(residuals[used] ** 2))
-    return FitQuality(
-        chi2=chi2,
-        dof=dof,
-        reduced_chi2=chi2 / dof,
-        p_value=float(special.chdtrc(dof, chi2)),  # = scipy.stats.chi2.sf, 20× cheaper
-        residuals=residuals,
-        scale=s,
-        scale_fitted=fitted,
-        n_used=n_used,
-        n_params=int(n_params),
-    )
+    return int(n_params)
+
+
+def _fit_rows(o, e, m, used, n_params: int, scale) -> list[FitQuality]:
+    """The :class:`FitQuality` of rows already checked (:func:`fit_quality`'s numbers)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        weight = np.where(used, 1.0 / e ** 2, 0.0)
+        if isinstance(scale, str):
+            s = (np.sum(np.where(used, o * m, 0.0) * weight, axis=1)
+                 / np.sum(np.where(used, m * m, 0.0) * weight, axis=1))
+        else:
+            s = np.full(len(o), 1.0 if scale is None else float(scale))
+        residuals = np.where(used, (o - s[:, None] * m) / e, np.nan)
+    chi2 = np.sum(np.where(used, residuals, 0.0) ** 2, axis=1)
+    n_used = used.sum(axis=1)
+    fitted = isinstance(scale, str)
+    dof = n_used - n_params - int(fitted)
+    p_value = special.chdtrc(dof, chi2)  # = scipy.stats.chi2.sf, 20× cheaper
+    return [FitQuality(chi2=float(chi2[i]), dof=int(dof[i]), reduced_chi2=float(chi2[i] / dof[i]),
+                       p_value=float(p_value[i]), residuals=residuals[i], scale=float(s[i]),
+                       scale_fitted=fitted, n_used=int(n_used[i]), n_params=n_params)
+            for i in range(len(o))]

@@ -8,7 +8,7 @@ fit: the interpolated grid spectrum, with its analytic flux scale, minimising χ
 the parameters within the grid's range, so that ``poor_fit`` means that no model in the
 grid fits — the model is not the object — rather than that the network missed.
 
-The search runs on many spectra at once (a catalog is one batch): Levenberg–Marquardt
+The search runs on many spectra at once (a catalog's chunk, in blocks): Levenberg–Marquardt
 (Press et al., *Numerical Recipes* §15.5) on the parameters scaled to the unit cube,
 the flux scale profiled out analytically, Jacobians those of the interpolated grid
 (:meth:`~atmoscope.statistics.GridInterpolator.with_gradient`), from two starts per
@@ -28,6 +28,9 @@ _MAX_ITER = 40
 _MAX_DAMPING = 1e4
 #: a step gaining less than this fraction of χ² ends a search
 _MIN_GAIN = 1e-4
+#: spectra searched together: enough that NumPy's per-call cost is spread thin, few enough
+#: that a step's arrays (~20 kB a search) stay in cache (a sixth faster than 1,024 at once)
+_BLOCK = 512
 
 
 def best_grid_fit(interpolator, observed: np.ndarray, sigma: np.ndarray, usable: np.ndarray,
@@ -189,11 +192,23 @@ def best_grid_fits(interpolator, observed: np.ndarray, sigma: np.ndarray, usable
         ``(parameters (n, k), model (n, L), scale (n,))``; a spectrum whose starts both
         lie outside the grid's hull keeps its start (clipped to the range).
     """
-    problem = _Problem(interpolator, np.asarray(observed, float), np.asarray(sigma, float),
-                       np.asarray(usable, bool))
+    observed, sigma = np.asarray(observed, float), np.asarray(sigma, float)
+    usable, start = np.asarray(usable, bool), np.asarray(start, float)
+    parts = [_best_fits(interpolator, *(a[i:i + _BLOCK] for a in (observed, sigma, usable,
+                                                                    start)))
+             for i in range(0, len(observed), _BLOCK)]
+    if not parts:
+        return (np.zeros((0, len(interpolator.params_))), np.zeros((0, observed.shape[-1])),
+                np.zeros(0))
+    return tuple(np.concatenate(p) for p in zip(*parts, strict=True))
+
+
+def _best_fits(interpolator, observed, sigma, usable, start):
+    """:func:`best_grid_fits` of one block of spectra."""
+    problem = _Problem(interpolator, observed, sigma, usable)
     n = len(problem.o)
     unit = np.where(problem.span > 0, problem.span, 1.0)
-    starts = np.clip((np.asarray(start, float) - problem.lo) / unit, 0.0, 1.0)
+    starts = np.clip((start - problem.lo) / unit, 0.0, 1.0)
     rows = np.arange(n)
     u, chi2, models = _levenberg_marquardt(
         problem, np.concatenate([starts, problem.best_nodes(interpolator.params_)]),

@@ -39,6 +39,10 @@ from atmoscope.errors import ConfigError, GridError, check_fitted, first_line
 
 __all__ = ["GridInterpolator"]
 
+#: times a walk may pass through a cluster of Qhull's flat simplices before scipy's search
+#: takes over (it may be going round)
+_TUNNELS = 4
+
 
 def _format_point(names: Sequence[str], values: np.ndarray) -> str:
     return ", ".join(f"{n}={v:g}" for n, v in zip(names, values, strict=True))
@@ -397,42 +401,100 @@ class GridInterpolator:
                                           nodes[:, :k] - nodes[:, k:])
         return slopes
 
+    @cached_property
+    def _flat_exits(self) -> np.ndarray:
+        """For each of Qhull's flat simplices (co-spherical nodes of a regular cell,
+        triangulated with zero volume), the proper simplices around its cluster of flat
+        ones, ``(n_simplices, C)`` padded with −1 (rows of proper simplices all −1): a
+        walk that enters the cluster leaves it by one of them."""
+        tri = self._interpolator.tri
+        flat = np.isnan(tri.transform).any(axis=(1, 2))
+        exits: dict[int, list[int]] = {}
+        for seed in np.flatnonzero(flat):
+            if seed in exits:
+                continue
+            cluster, border, queue = {int(seed)}, set(), [int(seed)]
+            while queue:
+                for neighbour in tri.neighbors[queue.pop()]:
+                    if neighbour < 0 or neighbour in cluster:
+                        continue
+                    if flat[neighbour]:
+                        cluster.add(int(neighbour))
+                        queue.append(int(neighbour))
+                    else:
+                        border.add(int(neighbour))
+            for member in cluster:
+                exits[member] = sorted(border)
+        table = np.full((len(flat), max(map(len, exits.values()), default=0)), -1)
+        for member, border in exits.items():
+            table[member, :len(border)] = border
+        return table
+
+    @cached_property
+    def _node_tree(self):
+        """A k-d tree of the scaled nodes: where a walk without a start begins."""
+        from scipy.spatial import cKDTree
+
+        return cKDTree(self._interpolator.tri.points)
+
     def _walk(self, x: np.ndarray, start: np.ndarray | None, max_steps: int = 64) -> np.ndarray:
         """The simplex holding each point ``x`` (scaled, inside the hull), by a visibility
         walk (Devillers, Pion & Teillaud 2002) from ``start`` (−1 or None: from a simplex
         of the nearest node), every point a step at a time together: across the facet
         opposite the most negative barycentric coordinate, until none is negative. A few
         steps from nearby, where scipy's one-point-at-a-time search costs ~50 µs a point
-        in 4-D; walks unfinished after ``max_steps`` go to scipy's search."""
+        in 4-D. A flat simplex (no barycentric coordinates) is left at once for the
+        proper simplex around its flat cluster nearest to holding the point
+        (:attr:`_flat_exits`). Walks that come back to flat clusters more than
+        :data:`_TUNNELS` times, or are unfinished after ``max_steps``, go to scipy's
+        search."""
         tri, k = self._interpolator.tri, x.shape[1]
         simplex = np.full(len(x), -1) if start is None else np.array(start, dtype=np.int64)
         fresh = np.flatnonzero(simplex < 0)
         if fresh.size:
-            nearest = np.argmin(((x[fresh, None, :] - tri.points[None]) ** 2).sum(axis=2), axis=1)
-            simplex[fresh] = tri.vertex_to_simplex[nearest]
+            simplex[fresh] = tri.vertex_to_simplex[self._node_tree.query(x[fresh])[1]]
         todo, stuck = np.arange(len(x)), []
+        tunnelled = np.zeros(len(x), dtype=np.int64)
         for _ in range(max_steps):
             t = tri.transform[simplex[todo]]
             c = np.einsum("mij,mj->mi", t[:, :k], x[todo] - t[:, k])
             bary = np.concatenate([c, 1.0 - c.sum(axis=1, keepdims=True)], axis=1)
-            # a flat simplex (Qhull's triangulation of co-spherical nodes) has no
-            # barycentric coordinates: its points go to scipy
             flat = np.isnan(bary).any(axis=1)
-            stuck.append(todo[flat])
-            worst = np.argmin(bary, axis=1)
+            # out of a flat cluster a few times; a walk that keeps coming back to one
+            # (going round) goes to scipy
+            through = todo[flat]
+            stuck.append(through[tunnelled[through] >= _TUNNELS])
+            through = through[tunnelled[through] < _TUNNELS]
+            if through.size:
+                simplex[through] = self._leave_flat(x[through], simplex[through])
+                tunnelled[through] += 1
+            worst = np.argmin(np.where(flat[:, None], 0.0, bary), axis=1)
             out = ~flat & (bary[np.arange(len(todo)), worst] < -1e-12)
-            todo, worst = todo[out], worst[out]
-            if not todo.size:
-                break
-            simplex[todo] = tri.neighbors[simplex[todo], worst]
+            step = todo[out]
+            simplex[step] = tri.neighbors[simplex[step], worst[out]]
+            todo = np.concatenate([step, through])
             off = simplex[todo] < 0  # across the hull (a point on it, to rounding)
             stuck.append(todo[off])
             todo = todo[~off]
-        # flat simplices, rounding at the hull, walks going round: scipy's search
+            if not todo.size:
+                break
+        # rounding at the hull, walks going round: scipy's search
         lost = np.concatenate([todo, *stuck])
         if lost.size:
             simplex[lost] = tri.find_simplex(x[lost])
         return simplex
+
+    def _leave_flat(self, x: np.ndarray, flat: np.ndarray) -> np.ndarray:
+        """For points ``x`` in flat simplices ``flat``, the exit (:attr:`_flat_exits`)
+        whose smallest barycentric coordinate of the point is largest: the one that holds
+        it, if any does."""
+        tri, k = self._interpolator.tri, x.shape[1]
+        exits = self._flat_exits[flat]
+        t = tri.transform[np.maximum(exits, 0)]
+        c = np.matmul(t[..., :k, :], (x[:, None, :] - t[..., k, :])[..., None])[..., 0]
+        score = np.minimum(c.min(axis=2), 1.0 - c.sum(axis=2))
+        score = np.where(exits >= 0, score, -np.inf)
+        return exits[np.arange(len(x)), np.argmax(score, axis=1)]  # −1: none (to scipy)
 
     def __repr__(self) -> str:
         if not hasattr(self, "grid_"):
