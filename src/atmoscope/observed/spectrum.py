@@ -28,6 +28,11 @@ def _as_quantity(value, name: str) -> u.Quantity:
     return quantity
 
 
+def _finite_pixels(wavelength: u.Quantity, flux: u.Quantity) -> np.ndarray:
+    # the default mask: a finite wavelength and flux
+    return np.isfinite(wavelength.value) & np.isfinite(flux.value)
+
+
 @dataclass(frozen=True, eq=False)
 class ObservedSpectrum:
     """One observed spectrum.
@@ -78,7 +83,7 @@ class ObservedSpectrum:
                     f"error unit '{error.unit}' does not match flux unit '{flux.unit}'"
                 ) from None
         if self.mask is None:
-            mask = np.isfinite(wavelength.value) & np.isfinite(flux.value)
+            mask = _finite_pixels(wavelength, flux)
         else:
             mask = np.array(self.mask, dtype=bool)
             if mask.shape != (n,):
@@ -100,7 +105,7 @@ class ObservedSpectrum:
         the flux's unit), read-only views of them, neither copied nor checked again: a
         catalog makes thousands, and the checks cost more than the rest of a row."""
         if mask is None:
-            mask = np.isfinite(wavelength.value) & np.isfinite(flux.value)
+            mask = _finite_pixels(wavelength, flux)
         spectrum = object.__new__(cls)
         for name, array in (("wavelength", wavelength), ("flux", flux), ("error", error),
                             ("mask", mask)):

@@ -66,9 +66,10 @@ class _Problem:
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             self.w = np.where(usable, 1.0 / np.maximum(sigma / self.peak[:, None], 1e-100) ** 2,
                               0.0)
-        params = interpolator.params_
-        self.lo = np.array([interpolator.bounds_[p][0] for p in params])
-        self.span = np.array([interpolator.bounds_[p][1] for p in params]) - self.lo
+        # the weights in units of each row's largest, for a step's float32 normal equations
+        # (a step does not depend on their scale, and any S/N stays finite there)
+        self.w_step = self.w / np.maximum(self.w.max(axis=1, keepdims=True), 1e-300)
+        self.lo, self.span = interpolator._offset, interpolator._span  # params_ order
 
     def theta(self, u):
         return self.lo + np.clip(u, 0.0, 1.0) * self.span
@@ -129,14 +130,12 @@ def _levenberg_marquardt(problem: _Problem, u: np.ndarray, rows: np.ndarray):
         norm = np.max(np.abs(m[idx]), axis=1)
         mn = m[idx] / norm[:, None]
         a = scale[idx]
-        w, o = problem.w[ra], problem.o[ra]
+        w, o = problem.w_step[ra], problem.o[ra]
         # the normal equations of the parameters and the scale (its coupling with the
         # shape), which is then profiled again at the trial point: J^T W J and J^T W r
         # from products of the derivatives, never the Jacobian itself (L × k, per
         # spectrum); in float32, with the model's peak divided out and the weights in
-        # units of their largest (a step does not depend on either), so that any S/N stays
-        # finite there
-        w = w / np.maximum(w.max(axis=1, keepdims=True), 1e-300)
+        # units of their largest (w_step: a step depends on neither)
         with np.errstate(invalid="ignore", over="ignore"):
             resid = o - a[:, None] * mn
             gw = gi * (w / norm[:, None]).astype(np.float32)[:, None, :]

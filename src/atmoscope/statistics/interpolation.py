@@ -115,6 +115,10 @@ class GridInterpolator:
             raise GridError("the grid has no varying parameter to interpolate over")
         self.nodes_ = {p: unique[p] for p in self.params_}
         self.bounds_ = {p: (float(v[0]), float(v[-1])) for p, v in self.nodes_.items()}
+        # each parameter's (lo, hi), and the range's units: where the triangulation is
+        # built, and what searches step in
+        self._range = np.array([self.bounds_[p] for p in self.params_])
+        self._offset, self._span = self._range[:, 0], self._range[:, 1] - self._range[:, 0]
         self.wavelength_ = grid.wavelength
         points, values = self._node_values(grid)
         self.n_nodes_ = int(points.shape[0])
@@ -183,8 +187,6 @@ class GridInterpolator:
     def _irregular_interpolator(self, points: np.ndarray, values: np.ndarray
                                 ) -> LinearNDInterpolator:
         """Linear interpolation on a Delaunay triangulation in unit-scaled parameters."""
-        self._offset = np.array([lo for lo, _ in self.bounds_.values()])
-        self._span = np.array([hi - lo for lo, hi in self.bounds_.values()])
         try:
             interpolator = LinearNDInterpolator(self._scale(points), values, fill_value=np.nan)
         except (QhullError, ValueError) as exc:
@@ -262,9 +264,7 @@ class GridInterpolator:
         interpolating does, costs ~50 µs a point in 4-D)."""
         self._check_fitted()
         points = self._as_points(params)
-        lo = np.array([self.bounds_[p][0] for p in self.params_])
-        hi = np.array([self.bounds_[p][1] for p in self.params_])
-        inside = np.all((points >= lo) & (points <= hi), axis=1)
+        inside = np.all((points >= self._range[:, 0]) & (points <= self._range[:, 1]), axis=1)
         if not self.is_regular_ and inside.any():
             facets = self._hull_facets
             x = self._scale(points[inside])
@@ -308,9 +308,8 @@ class GridInterpolator:
             self._check_inside(points)
             in_range = np.ones(len(points), dtype=bool)
         else:
-            lo = np.array([self.bounds_[p][0] for p in self.params_])
-            hi = np.array([self.bounds_[p][1] for p in self.params_])
-            in_range = np.all((points >= lo) & (points <= hi), axis=1)
+            in_range = np.all((points >= self._range[:, 0]) & (points <= self._range[:, 1]),
+                              axis=1)
         values = np.full((len(points), len(self.wavelength_)), np.nan)
         if in_range.any():
             inner = points[in_range]
@@ -340,8 +339,7 @@ class GridInterpolator:
         """
         self._check_fitted()
         flux, grad, _ = self._with_gradient(self._as_points(params))
-        span = np.array([hi - lo for lo, hi in (self.bounds_[p] for p in self.params_)])
-        return flux, grad.astype(np.float64) / span[None, :, None]
+        return flux, grad.astype(np.float64) / self._span[None, :, None]
 
     def _with_gradient(self, points: np.ndarray, hint: np.ndarray | None = None):
         """:meth:`with_gradient` of checked ``points``, with the derivatives in float32 (they
@@ -354,8 +352,7 @@ class GridInterpolator:
         if self.is_regular_:
             flux = self(points, outside="nan")
             grad = np.full((len(points), k, flux.shape[1]), np.nan)
-            span = np.array([hi - lo for lo, hi in self.bounds_.values()])
-            hi = np.array([b[1] for b in self.bounds_.values()])
+            span, hi = self._span, self._range[:, 1]
             for j in range(k):
                 step = np.where(points[:, j] + 1e-4 * span[j] <= hi[j], 1e-4, -1e-4)
                 moved = points.copy()
