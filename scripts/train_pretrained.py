@@ -3,6 +3,7 @@
     python scripts/train_pretrained.py                 # all of them
     python scripts/train_pretrained.py --only bobcat   # one
     python scripts/train_pretrained.py --recalibrate   # refit the floor's growth only
+    python scripts/train_pretrained.py --cross-fit 4 --workers 2  # cross-fit the floor
 
 Each model is a normalizing-flow posterior (``--model posterior``), scale-free (shape only,
 so no distance or radius is needed), trained on a REAL Sonora grid with fixed seeds, a
@@ -20,6 +21,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -66,16 +68,19 @@ MODELS = {
 SEED = 0
 
 
+def train_config(spec: dict) -> TrainConfig:
+    """How a model is trained: the whole one-cycle schedule runs (no early stop: 31
+    validation spectra give a noisy loss); the best validation epoch is kept."""
+    return TrainConfig(model="posterior", model_options=OPTIONS, epochs=spec["epochs"],
+                       patience=spec["epochs"], extra_features="none", seed=SEED, **TRAINING)
+
+
 def train(name: str, spec: dict, data: Path, threads: int = 2) -> dict:
     """Train one model into the package folder; returns its catalog entry."""
     grid = read_grid(data / spec["grid"], flux_unit=spec["flux_unit"], drop_duplicates="none")
     grid = grid.crop(*spec["wavelength_range"])
     split = random_split(grid.n_spectra, seed=SEED)
-    # the whole one-cycle schedule runs (no early stop: 31 validation spectra give a noisy
-    # loss); the best validation epoch is kept
-    config = TrainConfig(model="posterior", model_options=OPTIONS, epochs=spec["epochs"],
-                         patience=spec["epochs"], extra_features="none", seed=SEED,
-                         **TRAINING)
+    config = train_config(spec)
     start = time.perf_counter()
     # the grids' flux is right only up to a constant: no radius from a distance
     bundle, _ = train_bundle(grid, split, config, None, flux_scale="arbitrary")
@@ -92,6 +97,42 @@ def train(name: str, spec: dict, data: Path, threads: int = 2) -> dict:
     }
 
 
+def shipped(name: str):
+    """A shipped model's bundle, training grid and split (checked against the shipped)."""
+    bundle = load_model(FOLDER / name)
+    grid = bundle.training_grid()
+    split = random_split(grid.n_spectra, seed=SEED)
+    if split.test.tolist() != bundle.split["test_rows"]:
+        raise SystemExit(f"{name}: the split differs from the shipped one")
+    return bundle, grid, split
+
+
+def cross_fit(name: str, spec: dict, folds: int, workers: int, cache: Path) -> dict:
+    """Replace the shipped model's systematic floor (fitted on its 31 validation nodes) by
+    one cross-fitted on its training nodes (:func:`~atmoscope.training.cross_fit.
+    cross_fitted_floor`: ``folds`` networks trained as it was, each without one fold),
+    keeping its weights and novelty score. Returns its reference prediction."""
+    from atmoscope.training.cross_fit import cross_fitted_floor
+
+    bundle, grid, split = shipped(name)
+    config = train_config(spec)
+    # the options as the architecture records them (older bundles' training lacks some),
+    # and neither calibration nor the device (CPU then, recorded since) changes the weights
+    resolved = {k: v for k, v in asdict(config.resolved()).items()
+                if k not in ("calibrate", "device")}
+    trained = {**{k: bundle.training.get(k) for k in resolved},
+               "model_options": bundle.architecture["options"]}
+    if json.dumps(resolved, default=list) != json.dumps(trained, default=list):
+        raise SystemExit(f"{name}: the shipped model was trained with another configuration")
+    bundle.systematics = cross_fitted_floor(bundle, grid, split, config, folds=folds,
+                                            workers=workers, seed=SEED, cache=cache / name,
+                                            log=lambda line: print(f"{name}: {line}",
+                                                                   flush=True))
+    bundle.save(FOLDER / name, grid=grid, weights_dtype="float16")
+    estimator = load_estimator(FOLDER / name)
+    return reference_prediction(estimator, estimator.training_grid())
+
+
 def recalibrate(name: str) -> dict:
     """Fit the shipped model's floor growth with missing pixels (``floor_per_missing``)
     on its validation nodes, keeping its weights, novelty score and floor: what training
@@ -99,11 +140,7 @@ def recalibrate(name: str) -> dict:
     prediction."""
     from atmoscope.evaluation.calibration import fit_floor_growth
 
-    bundle = load_model(FOLDER / name)
-    grid = bundle.training_grid()
-    split = random_split(grid.n_spectra, seed=SEED)
-    if split.test.tolist() != bundle.split["test_rows"]:
-        raise SystemExit(f"{name}: the split differs from the shipped one")
+    bundle, grid, split = shipped(name)
     floor = np.asarray(bundle.systematics["floor"])
     bundle.systematics = {**bundle.systematics, **fit_floor_growth(
         bundle, grid, split.val, floor, seed=SEED)}
@@ -120,19 +157,30 @@ def main(argv: list[str] | None = None) -> int:
                         help="Torch threads (results reproduce for the same count).")
     parser.add_argument("--recalibrate", action="store_true",
                         help="Keep the weights; refit the floor's growth with missing pixels.")
+    parser.add_argument("--cross-fit", type=int, metavar="K", default=0,
+                        help="Keep the weights; cross-fit the systematic floor over K folds "
+                             "of the training nodes (K trainings).")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="With --cross-fit: fold networks trained at once (one thread "
+                             "each).")
+    parser.add_argument("--cache", type=Path, default=REPO / ".cross-fit",
+                        help="With --cross-fit: where each fold's samples are kept, so a "
+                             "rerun trains only the folds not done.")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     catalog_path = FOLDER / CATALOG_FILE
     for name in args.only or MODELS:
         print(f"== {name}", flush=True)
-        if args.recalibrate:
+        if args.cross_fit:
+            reference = cross_fit(name, MODELS[name], args.cross_fit, args.workers, args.cache)
+        elif args.recalibrate:
             reference = recalibrate(name)
         else:
             entry = train(name, MODELS[name], args.data, args.threads)
         # read again: another run (--only another model) may have written meanwhile
         catalog = json.loads(catalog_path.read_text()) if catalog_path.is_file() else {}
-        catalog[name] = ({**catalog[name], "reference": reference} if args.recalibrate
-                         else entry)
+        catalog[name] = ({**catalog[name], "reference": reference}
+                         if args.recalibrate or args.cross_fit else entry)
         ref = catalog[name]["reference"]
         print(f"{name}: {catalog[name]['train_seconds']} s; reference mean "
               f"{np.round(ref['mean'], 3).tolist()}", flush=True)

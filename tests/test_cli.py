@@ -239,6 +239,34 @@ def test_cli_train_predict_and_calibrate_a_posterior(small_split, tmp_path, caps
     assert len(err) == 1 and "no flux errors to take a noise profile from" in err[0]
 
 
+def test_cli_train_cross_fits_the_floor(small_split, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("os.cpu_count", lambda: 1)  # in this process (workers: test_cross_fit)
+    # the wiring is under test: coarse candidate floors keep it quick
+    monkeypatch.setattr("atmoscope.evaluation.calibration._TAUS", np.linspace(0, 2, 21))
+    monkeypatch.setattr("atmoscope.evaluation.calibration._GAMMAS", np.linspace(0, 4, 17))
+    grid, _ = small_split
+    path = write_grid(grid, tmp_path / "g.parquet")
+    assert main(["train", "--grid", str(path), "--model", "posterior", "--out",
+                 str(tmp_path / "flow"), "--epochs", "2", "--cross-fit", "2",
+                 "--holdout", "temperature=900,1200"]) == 0
+    systematics = json.loads((tmp_path / "flow" / "bundle.json").read_text())["systematics"]
+    assert systematics["folds"] == 2 and systematics["method"].startswith("cross-fitted")
+    assert systematics["n_nodes"] == 227  # every training node
+    assert len(systematics["floor"]) == len(systematics["floor_per_missing"]) == 4
+    assert set(systematics["coverage_cross_validated"]) == set(SMALL)
+    err = capsys.readouterr().err
+    assert "fold 1/2: trained on" in err and "fold 2/2: trained on" in err
+    # refused before anything is trained, in one line
+    for args, message in ((["--cross-fit", "1"], "2 to 227 folds"),
+                          (["--cross-fit", "2", "--no-calibrate"], "--no-calibrate")):
+        assert main(["train", "--grid", str(path), "--model", "posterior", "--out",
+                     str(tmp_path / "x"), "--epochs", "1",
+                     "--holdout", "temperature=900,1200", *args]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0]
+        assert not (tmp_path / "x").exists()
+
+
 # --- predict ------------------------------------------------------------------------------
 def test_cli_predict_json_and_catalog(bobcat_ensemble, shared_data, tmp_path, capsys):
     hd = str(shared_data / "observed" / "HD3651B_spex_prism.csv")

@@ -8,6 +8,7 @@ stderr starting ``error:``; anything else is a bug, reported in one line too
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 import warnings
@@ -284,6 +285,10 @@ def _parse_snr_range(value: str | None, flag: str = "--noise-snr"):
               help="Skip the calibration after training (the systematic floor and the "
               "novelty score fitted on the validation nodes): faster, but the bundle's "
               "intervals are then the network's alone and no spectrum is called novel.")
+@click.option("--cross-fit", "cross_fit", type=click.IntRange(min=0), default=0,
+              metavar="K", help="Fit the systematic floor on the training nodes rather than "
+              "the few validation nodes: K more networks, each trained without one K-th of "
+              "the training nodes, observe it (one process per core, one thread each).")
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option("--resume", is_flag=True, help="Continue from the checkpoint beside --out.")
 @click.option("--json", "as_json", is_flag=True, help="Print the test metrics as JSON.")
@@ -308,8 +313,8 @@ def _parse_snr_range(value: str | None, flag: str = "--noise-snr"):
               "the CPU. The bundle is saved for the CPU either way.")
 @_grid_options
 def train_cmd(grid_path, model, split_kind, holdout, out, epochs, budget, batch_size, lr,
-              noise_snr, noise_profile, offnode, offnode_source, gaps, no_calibrate, seed,
-              resume, as_json,
+              noise_snr, noise_profile, offnode, offnode_source, gaps, no_calibrate,
+              cross_fit, seed, resume, as_json,
               drop_duplicates, scale_free, ensemble, wavelength_range, embed_grid, flux_scale,
               device, targets, wavelength_unit, flux_unit) -> None:
     """Train a model on a grid and write a bundle (weights, preprocessing, provenance).
@@ -348,7 +353,8 @@ def train_cmd(grid_path, model, split_kind, holdout, out, epochs, budget, batch_
         click.echo(f"bundle: {path}")
 
     train_ensemble(g, split, config, out, ensemble, resume=resume, embed_grid=embed_grid,
-                   flux_scale=flux_scale, on_member=show)
+                   flux_scale=flux_scale, cross_fit=cross_fit,
+                   workers=min(cross_fit, os.cpu_count() or 1), on_member=show)
 
 
 @cli.command("tune")

@@ -7,6 +7,7 @@ only parses arguments and prints what these functions return.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -43,7 +44,8 @@ def write_figures(folder: Path, targets, truth: np.ndarray, predicted: np.ndarra
 def train_bundle(grid: SpectralGrid, split: Split, config: TrainConfig, out: str | Path | None,
                  *, resume: bool = False, progress: bool = True,
                  snrs: tuple[float, ...] = (10, 20, 50), embed_grid: bool = False,
-                 flux_scale: str = "absolute") -> tuple[ModelBundle, dict]:
+                 flux_scale: str = "absolute", cross_fit: int = 0,
+                 workers: int = 1) -> tuple[ModelBundle, dict]:
     """Train, score on ``split.test`` (noiseless and noisy), save the bundle and figures.
 
     Args:
@@ -54,6 +56,9 @@ def train_bundle(grid: SpectralGrid, split: Split, config: TrainConfig, out: str
         flux_scale: ``"absolute"`` when the grid's flux is the true surface flux in its
             unit, ``"arbitrary"`` when only its shape is (a constant factor unknown): then
             no radius is implied from a distance. Recorded as ``grid["flux_scale"]``.
+        cross_fit: when ``K`` ≥ 2, the systematic floor is cross-fitted on the training
+            nodes (:func:`~atmoscope.training.cross_fit.cross_fitted_floor`: ``K`` more
+            trainings, ``workers`` at once) instead of fitted on the validation nodes.
 
     Returns:
         The bundle and the evaluation report (with the test predictions). The bundle's
@@ -63,6 +68,13 @@ def train_bundle(grid: SpectralGrid, split: Split, config: TrainConfig, out: str
     """
     if flux_scale not in ("absolute", "arbitrary"):
         raise ConfigError(f"flux_scale must be 'absolute' or 'arbitrary', not {flux_scale!r}")
+    if cross_fit:
+        from atmoscope.training.cross_fit import fold_rows
+
+        if not config.calibrate:
+            raise ConfigError("cross-fitting fits the systematic floor, which calibrate=False "
+                              "(--no-calibrate) leaves out: ask for one or the other")
+        fold_rows(split.train, cross_fit)  # a bad K is refused before anything is trained
     out = Path(out) if out is not None else None
     checkpoint = out.with_name(out.name + ".checkpoint.pt") if out is not None else None
     if out is not None:
@@ -71,6 +83,13 @@ def train_bundle(grid: SpectralGrid, split: Split, config: TrainConfig, out: str
         grid, split, resume=resume)
     bundle = trainer.to_bundle(grid, split)
     bundle.grid["flux_scale"] = flux_scale
+    if cross_fit and bundle.systematics is not None:  # (none without validation nodes)
+        from atmoscope.training.cross_fit import cross_fitted_floor
+
+        bundle.systematics = cross_fitted_floor(
+            bundle, grid, split, config, folds=cross_fit, workers=workers, seed=config.seed,
+            log=(lambda line: print(line, file=sys.stderr, flush=True)) if progress
+            else (lambda line: None))
     start = time.perf_counter()
     report = evaluate_estimator(bundle, grid, split.test, snrs=snrs)
     bundle.metrics = {k: v for k, v in report.items() if k != "predictions"}
@@ -90,6 +109,7 @@ def train_bundle(grid: SpectralGrid, split: Split, config: TrainConfig, out: str
 def train_ensemble(grid: SpectralGrid, split: Split, config: TrainConfig, out: str | Path | None,
                    members: int = 1, *, resume: bool = False, progress: bool = True,
                    embed_grid: bool = False, flux_scale: str = "absolute",
+                   cross_fit: int = 0, workers: int = 1,
                    on_member: Callable[[Path | None, ModelBundle, dict], None] | None = None
                    ) -> list[tuple[ModelBundle, dict]]:
     """Train ``members`` bundles with seeds ``config.seed``, ``config.seed + 1``, …; one
@@ -98,6 +118,8 @@ def train_ensemble(grid: SpectralGrid, split: Split, config: TrainConfig, out: s
 
     Args:
         on_member: called with ``(path, bundle, report)`` as each member is done.
+        resume, progress, embed_grid, flux_scale, cross_fit, workers: as for
+            :func:`train_bundle`, for each member.
 
     Returns:
         ``(bundle, report)`` of each member, in order.
@@ -109,7 +131,8 @@ def train_ensemble(grid: SpectralGrid, split: Split, config: TrainConfig, out: s
         target = out if members == 1 or out is None else member_path(out, i)
         bundle, report = train_bundle(grid, split, replace(config, seed=config.seed + i),
                                       target, resume=resume, progress=progress,
-                                      embed_grid=embed_grid, flux_scale=flux_scale)
+                                      embed_grid=embed_grid, flux_scale=flux_scale,
+                                      cross_fit=cross_fit, workers=workers)
         if on_member is not None:
             on_member(target, bundle, report)
         results.append((bundle, report))
@@ -292,7 +315,9 @@ def training_summary(bundle: ModelBundle) -> str:
         lines.append(f"time: {parts}")
     if bundle.systematics:
         s = bundle.systematics
-        lines.append(f"calibrated on {s['n_nodes']} validation nodes: systematic floor "
+        where = (f"cross-fitted over {s['folds']} folds of {s['n_nodes']} training nodes"
+                 if "folds" in s else f"calibrated on {s['n_nodes']} validation nodes")
+        lines.append(f"{where}: systematic floor "
                      + ", ".join(f"{n} {v:.2f}σ" for n, v in zip(s["targets"], s["floor"],
                                                                 strict=True))
                      + " (of each target's spread) added to every sample; 68 % coverage "

@@ -119,6 +119,32 @@ def test_killed_training_resumes_losing_at_most_one_epoch(small_file, tmp_path):
 
 
 # --- posterior and augmentation options ---------------------------------------------------
+def test_an_epoch_is_epoch_size_spectra(small, monkeypatch):
+    """``epoch_size`` sets the spectra (so the optimiser steps) per epoch, the rows
+    revisited in new orders; without it an epoch is one pass over the rows."""
+    split = node_split(small, seed=1)
+    batches = []
+    original = Trainer._batch
+
+    def counted(self, rows, rng):
+        batches.append(np.asarray(rows).copy())
+        return original(self, rows, rng)
+
+    monkeypatch.setattr(Trainer, "_batch", counted)
+    _fit(small, epochs=1).fit(small, split)
+    assert sorted(np.concatenate(batches).tolist()) == list(range(len(split.train)))
+    batches.clear()
+    size = 2 * len(split.train) + 5
+    trainer = _fit(small, epochs=1, epoch_size=size).fit(small, split)
+    assert [len(b) for b in batches] == [32] * (size // 32) + [size % 32]
+    assert trainer.config_.epoch_size == size
+    # every row twice, then 5 more: whole passes first
+    counts = np.bincount(np.concatenate(batches), minlength=len(split.train))
+    assert counts.min() == 2 and counts.max() == 3 and counts.sum() == size
+    with pytest.raises(ConfigError, match="epoch_size must be at least 1"):
+        TrainConfig(model="resmlp", epoch_size=0).resolved()
+
+
 def test_train_config_checks_posterior_options(small_split):
     grid, split = small_split
     with pytest.raises(ConfigError, match="needs training noise"):

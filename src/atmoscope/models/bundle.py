@@ -14,7 +14,8 @@ too: ``novelty`` (:class:`~atmoscope.models.novelty.NoveltyScore`: how unlike th
 training spectra a spectrum is) and ``systematics``, a floor ``τ`` per target (in the
 standardised target space) added in quadrature to every sample: the error a network
 makes at a grid node it never saw — interpolation and model error, which no S/N
-removes — measured where it is known, on held-out nodes.
+removes — measured where it is known, on held-out nodes (the validation nodes, or with
+cross-fitting every training node: :mod:`atmoscope.training.cross_fit`).
 
 A :class:`ModelBundle` is an *estimator*: ``predict`` gives point estimates and
 ``sample`` draws its uncertainty — Monte-Carlo over the flux errors for a point

@@ -82,6 +82,11 @@ class TrainConfig:
             on a small grid (Sonora Bobcat's 345 spectra make one batch per epoch) the
             epochs rise to reach it, and the patience to a third of them, so the model
             is not stopped after a few hundred steps.
+        epoch_size: spectra per epoch (default: one pass over the training rows). With
+            off-node draws (``offnode=1``) a batch's spectra are drawn anew, so an epoch is
+            a number of spectra rather than the rows: cross-fitting trains networks on
+            fewer nodes with the final network's batches (:mod:`~atmoscope.training.
+            cross_fit`). Rows are revisited in a new order when it exceeds them.
         device: ``cpu``, ``cuda`` or ``auto`` (CUDA when torch sees a GPU, else the
             CPU): where the network trains. The augmentation runs on the CPU either way,
             and the fitted network is moved back to the CPU, so its bundle loads anywhere.
@@ -113,6 +118,7 @@ class TrainConfig:
     min_steps: int | None = None
     seed: int = 42
     device: str = "cpu"
+    epoch_size: int | None = None
 
     def resolved(self) -> TrainConfig:
         """A copy with every ``None`` replaced by the architecture's default, checked.
@@ -158,6 +164,8 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be a positive finite number, got {value}")
         if self.mismatch < 0:
             raise ConfigError(f"mismatch must be >= 0, got {self.mismatch}")
+        if self.epoch_size is not None and self.epoch_size < 1:
+            raise ConfigError(f"epoch_size must be at least 1 spectrum, got {self.epoch_size}")
         if not 0.0 <= self.gaps <= 1.0:
             raise ConfigError(f"gaps must be a fraction in [0, 1], got {self.gaps}")
         if self.gaps > 0 and not cls.accepts_mask:
@@ -374,7 +382,7 @@ class Trainer:
     def _schedule(self) -> tuple[int, int, int]:
         """Steps per epoch, epochs, patience (both raised on a small grid, see min_steps)."""
         cfg = self.config_
-        steps = math.ceil(len(self._train_flux) / cfg.batch_size)
+        steps = math.ceil(self._epoch_size() / cfg.batch_size)
         epochs = cfg.epochs or max(300, math.ceil((cfg.min_steps or 0) / steps))
         raised = cfg.epochs is None and epochs > 300
         return steps, epochs, max(cfg.patience, epochs // 3) if raised else cfg.patience
@@ -419,6 +427,9 @@ class Trainer:
                 break
         bar.close()
 
+    def _epoch_size(self) -> int:
+        return self.config_.epoch_size or len(self._train_flux)
+
     def _epoch(self, epoch: int, steps: int, epochs: int) -> tuple[float, float, bool]:
         """One pass over the training rows; returns the mean training loss, the last
         learning rate, and whether the time budget ran out (the epoch then ends early)."""
@@ -428,6 +439,11 @@ class Trainer:
         torch.manual_seed(cfg.seed * 100_003 + epoch)
         self.model_.train()
         order = rng.permutation(len(self._train_flux))
+        if self._epoch_size() != len(order):  # whole passes in new orders, then a part
+            passes = -(-self._epoch_size() // len(order))
+            order = np.concatenate([order] + [rng.permutation(len(order))
+                                              for _ in range(passes - 1)])
+            order = order[:self._epoch_size()]
         total, seen, lr, out_of_time = 0.0, 0, cfg.lr, False
         for i in range(steps):
             rows = order[i * cfg.batch_size:(i + 1) * cfg.batch_size]
