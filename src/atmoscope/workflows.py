@@ -88,8 +88,7 @@ def train_bundle(grid: SpectralGrid, split: Split, config: TrainConfig, out: str
 
         bundle.systematics = cross_fitted_floor(
             bundle, grid, split, config, folds=cross_fit, workers=workers, seed=config.seed,
-            log=(lambda line: print(line, file=sys.stderr, flush=True)) if progress
-            else (lambda line: None))
+            log=(lambda line: print(line, file=sys.stderr, flush=True)) if progress else None)
     start = time.perf_counter()
     report = evaluate_estimator(bundle, grid, split.test, snrs=snrs)
     bundle.metrics = {k: v for k, v in report.items() if k != "predictions"}

@@ -438,12 +438,10 @@ class Trainer:
         rng = np.random.default_rng([cfg.seed, epoch])
         torch.manual_seed(cfg.seed * 100_003 + epoch)
         self.model_.train()
-        order = rng.permutation(len(self._train_flux))
-        if self._epoch_size() != len(order):  # whole passes in new orders, then a part
-            passes = -(-self._epoch_size() // len(order))
+        order, size = rng.permutation(len(self._train_flux)), self._epoch_size()
+        if size != len(order):  # whole passes in new orders, then a part
             order = np.concatenate([order] + [rng.permutation(len(order))
-                                              for _ in range(passes - 1)])
-            order = order[:self._epoch_size()]
+                                              for _ in range(-(-size // len(order)) - 1)])[:size]
         total, seen, lr, out_of_time = 0.0, 0, cfg.lr, False
         for i in range(steps):
             rows = order[i * cfg.batch_size:(i + 1) * cfg.batch_size]
