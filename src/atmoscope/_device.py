@@ -9,7 +9,7 @@ from atmoscope.errors import ConfigError
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["DEVICES", "limit_threads", "resolve_device"]
+__all__ = ["DEVICES", "limit_threads", "resolve_device", "settle_worker"]
 
 #: ``auto``: a CUDA GPU when there is one, else the CPU.
 DEVICES = ("auto", "cpu", "cuda")
@@ -51,3 +51,15 @@ def limit_threads(threads: int) -> None:
 
     torch.set_num_threads(threads)
     threadpool_limits(threads)  # not as a context: for the rest of the process
+
+
+def settle_worker() -> None:
+    """In a process that only runs catalog chunks, once its worker is made: everything
+    alive now (torch, astropy, the model: millions of objects) is left out of the garbage
+    collector's full passes, which otherwise scan it all every few chunks (≈ 0.2 s, a
+    tenth of a chunk of 1,024 table spectra). Not for a user's own process: what is alive
+    now would never be freed."""
+    import gc
+
+    gc.collect()
+    gc.freeze()

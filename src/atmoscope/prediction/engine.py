@@ -30,7 +30,7 @@ from pathlib import Path
 import pandas as pd
 
 from atmoscope._atomic import atomic_path
-from atmoscope._device import limit_threads
+from atmoscope._device import limit_threads, settle_worker
 from atmoscope.errors import AtmoscopeError, ConfigError
 
 __all__ = ["CatalogWorker", "Checkpoint", "chunk_size", "fingerprint", "plan_chunks",
@@ -260,6 +260,7 @@ _WORKER: CatalogWorker | None = None
 def _start_worker(kwargs: dict) -> None:
     global _WORKER  # one per process of the pool: the model loaded once
     _WORKER = CatalogWorker(**kwargs)
+    settle_worker()
 
 
 def _run_chunk(chunk: dict) -> tuple[int, pd.DataFrame]:

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from atmoscope import errors
-from atmoscope._device import limit_threads
+from atmoscope._device import limit_threads, settle_worker
 from atmoscope._ray import MISSING_RAY, import_ray, init_ray
 from atmoscope.errors import AtmoscopeError, ConfigError, first_line
 
@@ -88,6 +88,7 @@ class _ChunkActor:
             self._worker = worker(**worker_kwargs)
         except Exception as exc:  # reported with the first chunk this actor is given
             self._failed = _describe(exc, "starting the worker: ")
+        settle_worker()
 
     def __call__(self, batch: dict) -> dict:
         import numpy as np

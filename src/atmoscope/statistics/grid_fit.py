@@ -69,6 +69,9 @@ class _Problem:
         # the weights in units of each row's largest, for a step's float32 normal equations
         # (a step does not depend on their scale, and any S/N stays finite there)
         self.w_step = self.w / np.maximum(self.w.max(axis=1, keepdims=True), 1e-300)
+        with np.errstate(invalid="ignore", over="ignore"):
+            self.ow = self.o * self.w
+            self.oow = np.einsum("ij,ij->i", self.o, self.ow)  # Σ w o²: χ² of a zero model
         self.lo, self.span = interpolator._offset, interpolator._span  # params_ order
 
     def theta(self, u):
@@ -87,9 +90,10 @@ class _Problem:
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             norm = np.max(np.abs(m), axis=-1, keepdims=True)
             mn = m / norm
-            o, w = self.o[rows], self.w[rows]
-            scale = (mn * o * w).sum(axis=-1) / (mn * mn * w).sum(axis=-1)
-            chi2 = (((o - scale[:, None] * mn) ** 2) * w).sum(axis=-1)
+            num = np.einsum("ij,ij->i", mn, self.ow[rows])
+            scale = num / np.einsum("ij,ij->i", mn * mn, self.w[rows])
+            # Σ w (o − s m)² at the best s is Σ w o² − s Σ w o m: one pass less
+            chi2 = np.maximum(self.oow[rows] - scale * num, 0.0)
         return scale, np.where(np.isfinite(chi2), chi2, np.inf), norm[:, 0]
 
     def best_nodes(self, params_order) -> np.ndarray:
@@ -139,7 +143,9 @@ def _levenberg_marquardt(problem: _Problem, u: np.ndarray, rows: np.ndarray):
         with np.errstate(invalid="ignore", over="ignore"):
             resid = o - a[:, None] * mn
             gw = gi * (w / norm[:, None]).astype(np.float32)[:, None, :]
-            shape_part = np.matmul(gw, np.stack([mn, resid], axis=2).astype(np.float32))
+            pair = np.empty((len(idx), mn.shape[1], 2), dtype=np.float32)
+            pair[..., 0], pair[..., 1] = mn, resid
+            shape_part = np.matmul(gw, pair)
             hess = np.empty((len(idx), d + 1, d + 1))
             hess[:, :d, :d] = np.matmul(gw, gi.transpose(0, 2, 1)) * (a * a / norm)[:, None,
                                                                                      None]

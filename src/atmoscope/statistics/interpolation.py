@@ -367,17 +367,20 @@ class GridInterpolator:
             simplex[inner] = self._walk(x[inner], None if hint is None
                                         else np.asarray(hint)[inner])
         inside = simplex >= 0
-        values = np.full((len(points), node_values.shape[1]), np.nan)
-        grad = np.full((len(points), k, node_values.shape[1]), np.nan, dtype=np.float32)
-        if inside.any():
-            # linear in each simplex: the value at its last vertex plus the slopes times
-            # the way from there
-            found = simplex[inside]
-            slopes = self._simplex_slopes[found]
-            away = (x[inside] - tri.transform[found, k]).astype(np.float32)
-            values[inside] = (node_values[tri.simplices[found, k]]
-                              + np.matmul(away[:, None, :], slopes)[:, 0])
-            grad[inside] = slopes  # the scaled coordinates are the range's units
+        # linear in each simplex: the value at its last vertex plus the slopes times the
+        # way from there; the slopes are the derivatives (scaled coordinates: the range's
+        # units)
+        found = simplex[inside]
+        slopes = self._simplex_slopes[found]
+        away = (x[inside] - tri.transform[found, k]).astype(np.float32)
+        found_values = (node_values[tri.simplices[found, k]]
+                        + np.matmul(away[:, None, :], slopes)[:, 0])
+        if inside.all():
+            values, grad = found_values, slopes
+        else:  # NaN outside
+            values = np.full((len(points), node_values.shape[1]), np.nan)
+            grad = np.full((len(points), k, node_values.shape[1]), np.nan, dtype=np.float32)
+            values[inside], grad[inside] = found_values, slopes
         if not self.log_flux:
             return values, grad, simplex
         flux = np.exp(values * np.log(10.0))
