@@ -30,7 +30,7 @@ import numpy as np
 
 from atmoscope.data import read_grid
 from atmoscope.data.noise import log_uniform_snr, noisy_observation
-from atmoscope.data.splits import random_split
+from atmoscope.data.splits import split_again
 from atmoscope.errors import AtmoscopeError
 from atmoscope.evaluation.calibration import calibrate_estimator
 from atmoscope.evaluation.report import scoring_grid
@@ -73,7 +73,7 @@ def held_out(n_spectra: int) -> list[str]:
         # (they chose the best epoch only): the shipped model on twice the nodes
         systematics = estimator.members[0].systematics or {}
         both = (calibrate_estimator(estimator, grid, np.concatenate([
-            _validation_rows(estimator.members[0], grid), rows]),
+            split_again(grid, estimator.members[0].split).val, rows]),
             **{**kwargs, "n_spectra": 2 * n_spectra}) if "folds" in systematics else None)
         for name in estimator.targets:
             cells = [_rates(r["parameters"][name]) for r in reports]
@@ -97,15 +97,6 @@ def _rates(parameter: dict, se: bool = False) -> str:
     rates = f"{_pct(parameter['coverage_68'])} / {_pct(parameter['coverage_95'])}"
     return (rates + f" (±{_pct(parameter['coverage_68_se'])} / "
             f"{_pct(parameter['coverage_95_se'])})") if se else rates
-
-
-def _validation_rows(bundle, grid) -> np.ndarray:
-    """The bundle's validation rows: its recorded random split made again (checked)."""
-    split = random_split(grid.n_spectra, test_size=bundle.split["test_size"],
-                         val_size=bundle.split["val_size"], seed=bundle.split["seed"])
-    if split.test.tolist() != bundle.split["test_rows"]:
-        raise SystemExit("the shipped split cannot be made again")
-    return split.val
 
 
 def _cross_validated(systematics: dict | None, name: str) -> str:

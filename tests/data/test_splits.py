@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from atmoscope.data.splits import node_split, parse_holdout, random_split
+from atmoscope.data.splits import node_split, parse_holdout, random_split, split_again
 from atmoscope.errors import ConfigError
 
 
@@ -38,3 +38,26 @@ def test_node_split_errors(small):
         "temperature": [700.0, 900.0], "gravity": "every2"}
     with pytest.raises(ConfigError, match="not NAME=VALUES"):
         parse_holdout("temperature")
+
+
+def test_a_split_is_made_again_from_its_record(small):
+    for split in (random_split(small.n_spectra, seed=5),
+                  node_split(small, {"temperature": "every3"}, val_size=0.2, seed=3)):
+        record = {**split.description, "test_rows": split.test.tolist()}  # a bundle's
+        again = split_again(small, record)
+        for part in ("train", "val", "test"):
+            np.testing.assert_array_equal(getattr(again, part), getattr(split, part))
+    with pytest.raises(ConfigError, match="other test rows than the recorded ones"):
+        split_again(small, {**random_split(small.n_spectra, seed=5).description,
+                            "test_rows": [0, 1, 2]})
+    with pytest.raises(ConfigError, match="cannot make a 'files' split again"):
+        split_again(small, {"kind": "files"})
+
+
+def test_the_shipped_models_splits_are_made_again():
+    from atmoscope.models import load_model
+    from atmoscope.pretrained import model_path
+
+    bundle = load_model(model_path("bobcat"))
+    split = split_again(bundle.training_grid(), bundle.split)
+    assert split.sizes() == tuple(bundle.split["sizes"])

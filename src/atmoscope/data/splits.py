@@ -21,7 +21,8 @@ import numpy as np
 from atmoscope.data.grid import SpectralGrid
 from atmoscope.errors import ConfigError
 
-__all__ = ["MIN_SPECTRA", "Split", "node_split", "random_split", "parse_holdout", "make_split"]
+__all__ = ["MIN_SPECTRA", "Split", "node_split", "random_split", "parse_holdout", "make_split",
+           "split_again"]
 
 #: The fewest spectra :func:`make_split` splits (each part needs some).
 MIN_SPECTRA = 10
@@ -154,3 +155,33 @@ def make_split(grid: SpectralGrid, kind: str, seed: int = 42, holdout: str | Non
     if kind == "nodes":
         return node_split(grid, parse_holdout(holdout) if holdout else None, seed=seed)
     raise ConfigError(f"unknown split {kind!r} (random or nodes)")
+
+
+def split_again(grid: SpectralGrid, description: Mapping) -> Split:
+    """A split made again from what it recorded: its ``description``, or a bundle's
+    ``split`` (which adds the test rows, then checked), on the same grid.
+
+    Args:
+        grid: the grid it split (e.g. ``bundle.training_grid()``).
+        description: ``kind`` (``random`` or ``nodes``) and the arguments it was made
+            with; optionally ``test_rows``.
+
+    Raises:
+        ConfigError: an unknown kind, or test rows other than the recorded ones (another
+            grid, or a split made otherwise).
+    """
+    kind = description.get("kind")
+    if kind == "random":
+        split = random_split(grid.n_spectra, test_size=description["test_size"],
+                             val_size=description["val_size"], seed=description["seed"])
+    elif kind == "nodes":
+        split = node_split(grid, description["holdout"], val_size=description["val_size"],
+                           seed=description["seed"])
+    else:
+        raise ConfigError(f"cannot make a {kind!r} split again (random or nodes)")
+    recorded = description.get("test_rows")
+    if recorded is not None and split.test.tolist() != list(recorded):
+        raise ConfigError(f"the {kind} split made again holds other test rows than the "
+                          f"recorded ones ({len(split.test)} against {len(recorded)}): another "
+                          "grid, or a split made otherwise")
+    return split

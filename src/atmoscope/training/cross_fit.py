@@ -29,6 +29,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, replace
 from multiprocessing import get_context
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -95,8 +96,9 @@ def cross_fitted_floor(bundle, grid: SpectralGrid, split: Split, config, *, fold
     # batches (spectra per epoch), on fewer nodes
     fold_config = replace(config, calibrate=False,
                           epoch_size=config.epoch_size or len(split.train))
-    jobs = [(grid, Split(np.setdiff1d(split.train, part), split.val, part, split.description),
-             fold_config, i, n_observations, n_samples, snr_range, seed, gaps)
+    jobs = [_FoldJob(grid, Split(np.setdiff1d(split.train, part), split.val, part,
+                                 split.description),
+                     fold_config, i, n_observations, n_samples, snr_range, seed, gaps)
             for i, part in enumerate(parts)]
     results = _run(jobs, workers, None if cache is None else Path(cache),
                    log or (lambda line: None))
@@ -134,28 +136,43 @@ def cross_fitted_floor(bundle, grid: SpectralGrid, split: Split, config, *, fold
     return out
 
 
-def _run(jobs: list, workers: int, cache: Path | None, log) -> list[dict]:
+class _FoldJob(NamedTuple):
+    """One fold: the network's training (its held-out nodes as the split's test rows) and
+    how those nodes are observed. Picklable, for the worker processes."""
+
+    grid: SpectralGrid
+    split: Split
+    config: object  # the TrainConfig
+    index: int
+    n_observations: int
+    n_samples: int
+    snr_range: tuple
+    seed: int
+    gaps: bool
+
+
+def _run(jobs: list[_FoldJob], workers: int, cache: Path | None, log) -> list[dict]:
     """Each fold's samples: from ``cache`` where there, else trained (``workers`` at once)."""
     results: dict[int, dict] = {}
     todo = []
     for job in jobs:
-        path = None if cache is None else cache / f"fold-{job[3]}-{_key(job)}.npz"
+        path = None if cache is None else cache / f"fold-{job.index}-{_key(job)}.npz"
         if path is not None and path.is_file():
             with np.load(path) as saved:
-                results[job[3]] = dict(saved)
-            log(f"fold {job[3] + 1}/{len(jobs)}: from {path}")
+                results[job.index] = dict(saved)
+            log(f"fold {job.index + 1}/{len(jobs)}: from {path}")
         else:
             todo.append((job, path))
     if cache is not None:
         cache.mkdir(parents=True, exist_ok=True)
 
     def done(job, path, result):
-        results[job[3]] = result
+        results[job.index] = result
         if path is not None:
             np.savez(path.with_suffix(".partial.npz"), **result)
             path.with_suffix(".partial.npz").replace(path)
-        log(f"fold {job[3] + 1}/{len(jobs)}: trained on {len(job[1].train)} nodes, "
-            f"observed its {len(job[1].test)}")
+        log(f"fold {job.index + 1}/{len(jobs)}: trained on {len(job.split.train)} nodes, "
+            f"observed its {len(job.split.test)}")
 
     if workers <= 1 or len(todo) <= 1:
         for job, path in todo:
@@ -169,7 +186,7 @@ def _run(jobs: list, workers: int, cache: Path | None, log) -> list[dict]:
     return [results[i] for i in range(len(jobs))]
 
 
-def _key(job) -> str:
+def _key(job: _FoldJob) -> str:
     """What a fold's samples depend on, hashed: grid, rows, configuration, settings."""
     grid, split, config, i, *settings = job
     text = json.dumps([grid.content_hash, split.train.tolist(), split.val.tolist(),
@@ -177,7 +194,7 @@ def _key(job) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def _fold(job) -> dict:
+def _fold(job: _FoldJob) -> dict:
     """Train fold ``i``'s network (one torch thread) and sample noisy observations of its
     held-out nodes, complete and with gaps (:func:`_fold_samples`; physical units)."""
     import torch
