@@ -38,6 +38,7 @@ class Split:
     description: dict
 
     def sizes(self) -> tuple[int, int, int]:
+        """Spectra in the training, validation and test parts."""
         return len(self.train), len(self.val), len(self.test)
 
 
