@@ -29,6 +29,7 @@ import torch
 
 from atmoscope.data import read_grid
 from atmoscope.data.splits import random_split, split_again
+from atmoscope.errors import ConfigError
 from atmoscope.models import load_estimator, load_model
 from atmoscope.pretrained import CATALOG_FILE, FOLDER, reference_prediction
 from atmoscope.training import TrainConfig
@@ -101,7 +102,10 @@ def shipped(name: str):
     """A shipped model's bundle, training grid and split (checked against the shipped)."""
     bundle = load_model(FOLDER / name)
     grid = bundle.training_grid()
-    return bundle, grid, split_again(grid, bundle.split)
+    try:
+        return bundle, grid, split_again(grid, bundle.split)
+    except ConfigError as exc:
+        raise SystemExit(f"{name}: {exc}") from None
 
 
 def cross_fit(name: str, spec: dict, folds: int, workers: int, cache: Path) -> dict:

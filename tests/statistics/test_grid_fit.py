@@ -76,3 +76,21 @@ def test_spectra_searched_in_blocks_get_what_one_block_gives(interp, monkeypatch
     np.testing.assert_allclose(blocks[2], together[2], rtol=1e-4)
     assert best_grid_fits(interp, observed[:0], sigma[:0], usable[:0], starts[None, :0])[0].shape \
         == (0, len(lo))
+
+
+def test_chi2_keeps_its_digits_when_the_fit_is_far_closer_than_the_noise(interp):
+    """The search's χ² (Σ w o² − s Σ w o m, one pass fewer) falls back to the sum itself
+    where that difference would have lost its digits: a model within 1e-8 of the data."""
+    from atmoscope.statistics.grid_fit import _Problem
+
+    model = interp.grid_.flux[7]
+    rng = np.random.default_rng(1)
+    for snr in (1e2, 1e6, 1e8):
+        sigma = model / snr
+        observed = 4e-19 * model * (1 + rng.standard_normal(len(model)) / snr)
+        sigma = 4e-19 * sigma
+        problem = _Problem(interp, observed[None], sigma[None], np.ones((1, len(model)), bool))
+        _, chi2, _ = problem.fit(model[None], np.array([0]))
+        best = np.sum(observed * model / sigma ** 2) / np.sum(model ** 2 / sigma ** 2)
+        want = np.sum(((observed - best * model) / sigma) ** 2)
+        assert chi2[0] == pytest.approx(want, rel=1e-6)

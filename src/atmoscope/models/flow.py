@@ -102,8 +102,9 @@ def _inverse(transform, context: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     The result is zuko's inverse, to float32 rounding (its sums split in two)."""
     import zuko
 
-    if not isinstance(transform, zuko.flows.MaskedAutoregressiveTransform):
-        return transform(context).inv(y)
+    if torch.is_grad_enabled() or not isinstance(transform,
+                                                 zuko.flows.MaskedAutoregressiveTransform):
+        return transform(context).inv(y)  # gradients wanted: zuko's (this works in place)
     layers = list(transform.hyper)
     if transform.order is None or not all(isinstance(layer, (zuko.nn.MaskedLinear, *_ELEMENTWISE))
                                           for layer in layers):
@@ -155,7 +156,8 @@ def _spline_inverse(phi: torch.Tensor, y: torch.Tensor, bins: int, bound: float,
                     slope: float) -> torch.Tensor:
     """zuko's ``MonotonicRQSTransform(widths, heights, derivatives).inv(y)`` with the
     parameters leading: ``phi`` ``(3K - 1, ...)`` (K widths, K heights, K - 1 derivatives;
-    overwritten), broadcasting against ``y``. zuko's arithmetic, to rounding; but where
+    overwritten; no gradients), its other dimensions broadcasting against ``y``'s, as many.
+    zuko's arithmetic, to rounding; but where
     its parameters trail (``(..., K)``) and every softmax, cumulative sum and gather runs
     along a dimension of a few elements — most of sampling's cost — here each runs over
     whole contiguous slices, and the bin search counts in floats (boolean tensors are
@@ -193,7 +195,7 @@ def _spline_inverse(phi: torch.Tensor, y: torch.Tensor, bins: int, bound: float,
     a = (y1 - y0) * (s - d0) + y_ * (d0 + d1 - 2 * s)
     b = (y1 - y0) * d0 - y_ * (d0 + d1 - 2 * s)
     c = -s * y_
-    z = 2 * c / (-b - (b ** 2 - 4 * a * c).sqrt())  # outside: y_ = 0, so z = 0 (finite)
+    z = 2 * c / (-b - (b ** 2 - 4 * a * c).sqrt())  # outside (finite y): y_ = 0, so z = 0
     return torch.lerp(y, x0 + z * (x1 - x0), inside)  # exactly one or the other
 
 
@@ -255,7 +257,7 @@ def _unit_plan(layers, k: int, rows: torch.Tensor) -> dict:
     linear layer i it reaches)}``. Made once per conditioner, ``k`` and ``rows``: boolean
     indexing on every call cost a tenth of sampling."""
     cache = _UNITS.setdefault(layers[0], {})
-    key = (k, tuple(rows.tolist()))
+    key = (layers[0].mask.device, k, tuple(rows.tolist()))  # a model moved: its own
     if key not in cache:
         moving = layers[0].mask[:, :k].any(dim=1)
         plan = {0: torch.nonzero(moving).flatten()}

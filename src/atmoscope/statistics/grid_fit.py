@@ -92,8 +92,15 @@ class _Problem:
             mn = m / norm
             num = np.einsum("ij,ij->i", mn, self.ow[rows])
             scale = num / np.einsum("ij,ij->i", mn * mn, self.w[rows])
-            # Σ w (o − s m)² at the best s is Σ w o² − s Σ w o m: one pass less
-            chi2 = np.maximum(self.oow[rows] - scale * num, 0.0)
+            # Σ w (o − s m)² at the best s is Σ w o² − s Σ w o m: one pass less, but where
+            # the fit is far closer than the noise (S/N ≳ 10⁴) that difference has lost its
+            # digits, and the sum is taken as it is
+            chi2 = self.oow[rows] - scale * num
+            close = ~(chi2 > 1e-9 * self.oow[rows])
+            if close.any():
+                near = rows[close]
+                chi2[close] = (((self.o[near] - scale[close, None] * mn[close]) ** 2)
+                               * self.w[near]).sum(axis=-1)
         return scale, np.where(np.isfinite(chi2), chi2, np.inf), norm[:, 0]
 
     def best_nodes(self, params_order) -> np.ndarray:
