@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from atmoscope.errors import ConfigError
@@ -9,7 +11,7 @@ from atmoscope.errors import ConfigError
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["DEVICES", "limit_threads", "resolve_device", "settle_worker"]
+__all__ = ["DEVICES", "limit_threads", "resolve_device", "settle_worker", "torch_threads"]
 
 #: ``auto``: a CUDA GPU when there is one, else the CPU.
 DEVICES = ("auto", "cpu", "cuda")
@@ -51,6 +53,21 @@ def limit_threads(threads: int) -> None:
 
     torch.set_num_threads(threads)
     threadpool_limits(threads)  # not as a context: for the rest of the process
+
+
+@contextmanager
+def torch_threads(threads: int) -> Iterator[None]:
+    """Torch on ``threads`` threads for the block, then as before: float32 sums round by
+    the thread count on some CPUs, so work that must give the same numbers in a worker
+    process (one thread) and in this one runs on one here too."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def settle_worker() -> None:

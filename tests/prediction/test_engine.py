@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
+from atmoscope._device import torch_threads
 from atmoscope.evaluation import synthetic_survey
 from atmoscope.prediction import predict_catalog
 from atmoscope.prediction.engine import Checkpoint, fingerprint, plan_chunks
@@ -76,13 +76,9 @@ def test_processes_give_the_rows_of_one_process(survey, spex_files, tmp_path):
     inputs = [survey, *spex_files]
     # each of the two processes runs torch on one thread (its share of the cores); on some
     # CPUs the network's float32 sums round differently on two, so the one process does too
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         one = predict_catalog("bobcat", inputs, progress=False, options=OPTIONS, workers=1,
                               rows_per_chunk=16, files_per_chunk=2)
-    finally:
-        torch.set_num_threads(threads)
     two = predict_catalog("bobcat", inputs, progress=False, options=OPTIONS, workers=2,
                           rows_per_chunk=16, files_per_chunk=2)
     pd.testing.assert_frame_equal(one, two, rtol=1e-6)

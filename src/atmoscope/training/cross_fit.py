@@ -33,6 +33,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from atmoscope._atomic import atomic_path
+from atmoscope._device import torch_threads
 from atmoscope.data.grid import SpectralGrid
 from atmoscope.data.splits import Split
 from atmoscope.errors import ConfigError
@@ -163,14 +165,12 @@ def _run(jobs: list[_FoldJob], workers: int, cache: Path | None, log) -> list[di
             log(f"fold {job.index + 1}/{len(jobs)}: from {path}")
         else:
             todo.append((job, path))
-    if cache is not None:
-        cache.mkdir(parents=True, exist_ok=True)
 
     def done(job, path, result):
         results[job.index] = result
         if path is not None:
-            np.savez(path.with_suffix(".partial.npz"), **result)
-            path.with_suffix(".partial.npz").replace(path)
+            with atomic_path(path) as tmp, open(tmp, "wb") as file:
+                np.savez(file, **result)
         log(f"fold {job.index + 1}/{len(jobs)}: trained on {len(job.split.train)} nodes, "
             f"observed its {len(job.split.test)}")
 
@@ -197,19 +197,13 @@ def _key(job: _FoldJob) -> str:
 def _fold(job: _FoldJob) -> dict:
     """Train fold ``i``'s network (one torch thread) and sample noisy observations of its
     held-out nodes, complete and with gaps (:func:`_fold_samples`; physical units)."""
-    import torch
-
     from atmoscope.training.trainer import Trainer
 
     grid, split, config, i, n_observations, n_samples, snr_range, seed, gaps = job
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # one thread: the same numbers whether in a worker or not
-    try:
+    with torch_threads(1):  # one thread: the same numbers whether in a worker or not
         return _fold_samples(Trainer(config, progress=False).fit(grid, split)
                              .to_bundle(grid, split), grid, split.test, i, n_observations,
                              n_samples, snr_range, seed, gaps)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _fold_samples(bundle, grid, rows, i, n_observations, n_samples, snr_range, seed, gaps):
