@@ -97,7 +97,9 @@ def test_a_trial_reports_each_percent_and_measures_speed(small_split):
     assert [s for s, _ in steps] == sorted({s for s, _ in steps}) and steps[-1][0] <= 100
     bests = [b for _, b in steps]
     assert bests == sorted(bests, reverse=True)  # best so far never rises
-    assert result["loss"] == pytest.approx(bests[-1]) and result["spectra_per_s"] > 100
+    # an epoch that ends within the percent last reported (or past the budget, after the
+    # report of 100) is not reported, so the result's best may be below the last report
+    assert result["loss"] <= bests[-1] and result["spectra_per_s"] > 100
     assert result["epochs"] >= 1 and result["seconds"] == pytest.approx(3.0, abs=1.5)
 
 
