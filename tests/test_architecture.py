@@ -66,3 +66,23 @@ def test_architecture_map_names_every_module():
                if p.name != "__init__.py"]
     missing = [m for m in modules if Path(m).name not in text]
     assert not missing, f"ARCHITECTURE.md does not mention {missing}"
+
+
+def test_a_batch_process_imports_no_networks():
+    """What `atmoscope predict` imports to plan a batch and start its workers leaves torch
+    and scikit-learn to the workers (they started seconds later when it did not)."""
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "import atmoscope.cli, atmoscope.prediction\n"
+            "from atmoscope.observed.readers import spectrum_files\n"
+            "from atmoscope.prediction.catalog import predict_catalog, read_distances\n"
+            "from atmoscope.prediction.engine import run_catalog\n"
+            "from atmoscope.prediction.ray_engine import require_engine\n"
+            "print(sorted(m for m in ('torch', 'sklearn') if m in sys.modules))\n"
+            "from atmoscope.prediction import Predictor\n"  # found on first use
+            "print(Predictor.__module__, 'torch' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split("\n")
+    assert out[:2] == ["[]", "atmoscope.prediction.predictor True"]

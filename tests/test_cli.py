@@ -199,7 +199,12 @@ def test_cli_calibrate(tmp_path, capsys):
     for name in ("gravity", "temperature", "c_o_ratio", "metallicity"):
         assert 0 <= report["parameters"][name]["coverage_68"] <= 1
         assert 0 <= report["parameters"][name]["coverage_95"] <= 1
+    assert 0 <= report["check_pass_chance"] <= 1
     assert (tmp_path / "cal.png").read_bytes().startswith(b"\x89PNG")
+    assert main(["calibrate", str(tmp_path / "b"), "--grid", str(path), "--n-spectra", "20",
+                 "--draws", "10"]) == 0
+    assert f"a ±5-point check on {report['n_nodes']} nodes passes every rate" in \
+        capsys.readouterr().out
 
 
 def test_cli_train_predict_and_calibrate_a_posterior(small_split, tmp_path, capsys):

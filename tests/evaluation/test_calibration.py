@@ -8,6 +8,7 @@ from atmoscope.evaluation.calibration import (
     LEVELS,
     calibrate_estimator,
     central_coverage,
+    check_pass_chance,
     coverage_error,
     held_out_observations,
     joint_coverage,
@@ -61,6 +62,18 @@ def test_coverage_error_counts_nodes_not_observations():
     covered = np.abs(offset[::50, 0]) < 1
     assert se[0, 0] == pytest.approx(np.sqrt(covered.mean() * (1 - covered.mean()) / 40),
                                      rel=0.2)
+
+
+def test_check_pass_chance_counts_nodes():
+    samples, truth = _gaussian_case(0.5, n=2000, s=200, k=1)  # too narrow: rates shifted
+    # 2,000 independent observations pin each rate to about ±1 point: ±5 always passes
+    assert check_pass_chance(samples, truth, np.arange(2000)) == 1.0
+    # 40 nodes observed 50 times each, sharing their offsets: the 68 % rate scatters by
+    # ±7.4 points (binomial of 40), inside ±5 about half the time, and the 95 % one by ±3.4
+    rows = np.repeat(np.arange(40), 50)
+    offset = np.random.default_rng(1).normal(size=40)[rows, None]
+    chance = check_pass_chance(samples - samples.mean(axis=1, keepdims=True), offset, rows)
+    assert 0.2 < chance < 0.6
 
 
 class _Oracle:

@@ -21,9 +21,10 @@ from atmoscope.data.grid import SpectralGrid
 from atmoscope.data.noise import log_uniform_snr, noisy_observation, random_gaps
 from atmoscope.models.sampling import missing_fraction, monte_carlo_samples, usable_pixels
 
-__all__ = ["LEVELS", "calibrate_estimator", "central_coverage", "coverage_error",
-           "coverage_report", "fit_floor_growth", "fit_novelty", "fit_systematic_floor",
-           "held_out_observations", "joint_coverage", "point_monte_carlo", "sbc_ranks"]
+__all__ = ["LEVELS", "calibrate_estimator", "central_coverage", "check_pass_chance",
+           "coverage_error", "coverage_report", "fit_floor_growth", "fit_novelty",
+           "fit_systematic_floor", "held_out_observations", "joint_coverage",
+           "point_monte_carlo", "sbc_ranks"]
 
 #: Nominal levels of the coverage curve.
 LEVELS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
@@ -69,14 +70,50 @@ def coverage_error(samples: np.ndarray, truth: np.ndarray, rows: np.ndarray,
     Returns:
         ``(len(levels), k)``: the bootstrap standard deviation of each coverage.
     """
+    hits, counts = _node_hits(samples, truth, rows, levels)
+    return _resampled(hits, counts, n_boot, seed).std(axis=1)
+
+
+def check_pass_chance(samples: np.ndarray, truth: np.ndarray, rows: np.ndarray,
+                      band: float = 0.05, levels: Sequence[float] = (0.68, 0.95),
+                      n_boot: int = 4000, seed: int = 0) -> float:
+    """How often a coverage check on this many nodes would pass — every parameter's
+    coverage within ``band`` of nominal at every level — for an estimator calibrated on
+    average whose nodes scatter as these do.
+
+    Each rate's hits per node are shifted so that their pooled rate is nominal (the
+    scatter between nodes kept), then whole nodes are resampled, the same nodes for every
+    rate (their correlation kept). A check whose pass chance is small cannot tell a
+    calibrated estimator from a miscalibrated one: it needs more nodes.
+
+    Args:
+        samples, truth, rows: as for :func:`coverage_error`.
+        band: the check's tolerance (0.05: ±5 points).
+
+    Returns:
+        The fraction of resampled node sets on which every rate passes.
+    """
+    hits, counts = _node_hits(samples, truth, rows, levels)
+    nominal = np.asarray(levels, dtype=float)[:, None, None]
+    hits = hits + (nominal - hits.sum(axis=1, keepdims=True) / counts.sum()) * counts[:, None]
+    coverage = _resampled(hits, counts, n_boot, seed)
+    return float(np.mean(np.all(np.abs(coverage - nominal) <= band + 1e-12, axis=(0, 2))))
+
+
+def _node_hits(samples, truth, rows, levels) -> tuple[np.ndarray, np.ndarray]:
+    """Covered observations per node, ``(len(levels), n_nodes, k)``, and observations per
+    node."""
     nodes, inverse = np.unique(np.asarray(rows), return_inverse=True)
-    covered = _covered(samples, truth, levels)
     hits = np.zeros((len(levels), len(nodes), samples.shape[2]))
-    np.add.at(hits, (slice(None), inverse), covered)
-    counts = np.bincount(inverse, minlength=len(nodes))
-    draw = np.random.default_rng(seed).integers(0, len(nodes), (n_boot, len(nodes)))
-    coverage = hits[:, draw].sum(axis=2) / counts[draw].sum(axis=1)[None, :, None]
-    return coverage.std(axis=1)
+    np.add.at(hits, (slice(None), inverse), _covered(samples, truth, levels))
+    return hits, np.bincount(inverse, minlength=len(nodes))
+
+
+def _resampled(hits, counts, n_boot: int, seed: int) -> np.ndarray:
+    """Pooled coverage of ``n_boot`` node sets drawn with replacement,
+    ``(len(levels), n_boot, k)``."""
+    draw = np.random.default_rng(seed).integers(0, len(counts), (n_boot, len(counts)))
+    return hits[:, draw].sum(axis=2) / counts[draw].sum(axis=1)[None, :, None]
 
 
 def joint_coverage(samples: np.ndarray, truth: np.ndarray,
@@ -183,7 +220,8 @@ def calibrate_estimator(estimator, grid: SpectralGrid, rows: np.ndarray, *,
 
     Returns:
         :func:`coverage_report` (with ``coverage_68_se`` and ``coverage_95_se`` per
-        parameter: :func:`coverage_error` over the nodes) plus ``"snr_range"``,
+        parameter: :func:`coverage_error` over the nodes, and ``check_pass_chance``:
+        :func:`check_pass_chance` of a ±5-point check on these nodes) plus ``"snr_range"``,
         per-spectrum ``"snr"``, ``"method"``
         and, for posteriors, ``"monte_carlo"``.
     """
@@ -197,6 +235,8 @@ def calibrate_estimator(estimator, grid: SpectralGrid, rows: np.ndarray, *,
     for j, name in enumerate(names):
         report["parameters"][name].update(coverage_68_se=float(se[0, j]),
                                           coverage_95_se=float(se[1, j]))
+    report["check_pass_chance"] = check_pass_chance(samples, obs["truth"], obs["rows"],
+                                                    seed=seed)
     members = estimator.members
     report.update(snr_range=list(snr_range), snr=obs["snr"], mask_fraction=mask_fraction,
                   n_nodes=int(len(np.unique(obs["rows"]))),

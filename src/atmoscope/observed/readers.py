@@ -5,11 +5,15 @@ One entry point, :func:`read_spectrum`: the file's format reader
 flux and error columns are found (by name, or the first three) and their
 units worked out. The spectrum holds the file's values unchanged: cleaning
 is a separate, counted step (:func:`~atmoscope.observed.clean_spectrum`).
+
+Also the names of spectrum files: patterns expanded (:func:`spectrum_files`), a file's
+stem and the object a spectrum names (what catalogs call their rows).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import astropy.units as u
@@ -26,7 +30,7 @@ from atmoscope.observed.units import (
     parse_unit,
 )
 
-__all__ = ["MICRON_RANGE", "read_spectrum"]
+__all__ = ["MICRON_RANGE", "file_stem", "object_name", "read_spectrum", "spectrum_files"]
 
 #: Wavelengths that look like µm; outside this range the unit must be given.
 MICRON_RANGE = (0.3, 30.0)
@@ -335,3 +339,34 @@ def read_spectrum(
     return ObservedSpectrum(
         wavelength=wavelength * unit_w, flux=flux * unit_f, error=error, meta=meta
     )
+
+
+# --- names of spectrum files -----------------------------------------------------------
+def object_name(spectrum: ObservedSpectrum) -> str | None:
+    """The object a spectrum's file names (FITS ``OBJECT``, ECSV ``object``), if any."""
+    name = spectrum.meta.get("object")
+    return str(name).strip() or None if name else None
+
+
+def file_stem(path: str | Path) -> str:
+    """A file's name without its format and compression suffixes (``x.fits.gz`` → ``x``)."""
+    name = Path(path).name
+    for suffix in (".gz", ".bz2", ".xz", ".zip"):
+        name = name.removesuffix(suffix)
+    return Path(name).stem
+
+
+def spectrum_files(patterns: Sequence[str | Path]) -> list[Path]:
+    """Expand files and glob patterns, keeping the given order, without repeats."""
+    import glob
+
+    seen, out = set(), []
+    for pattern in map(str, patterns):
+        matches = sorted(glob.glob(pattern)) if any(c in pattern for c in "*?[") else [pattern]
+        if not matches:
+            raise SpectrumError(f"no file matches {pattern!r}")
+        for m in matches:
+            if m not in seen:
+                seen.add(m)
+                out.append(Path(m))
+    return out

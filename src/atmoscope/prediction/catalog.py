@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -15,7 +16,7 @@ from atmoscope._atomic import atomic_path
 from atmoscope._version import __version__
 from atmoscope.data.targets import target_label
 from atmoscope.errors import ConfigError, SpectrumError
-from atmoscope.prediction.choice import ModelChoice
+from atmoscope.observed.readers import file_stem
 from atmoscope.prediction.engine import (
     FILES_PER_CHUNK,
     ROWS_PER_CHUNK,
@@ -25,7 +26,9 @@ from atmoscope.prediction.engine import (
     plan_chunks,
     run_catalog,
 )
-from atmoscope.prediction.predictor import Prediction, Predictor, file_stem
+
+if TYPE_CHECKING:
+    from atmoscope.prediction.predictor import Prediction, Predictor
 
 __all__ = ["CATALOG_FORMATS", "catalog_format", "catalog_rows", "distance_for",
            "predict_catalog", "read_distances", "write_catalog"]
@@ -179,10 +182,14 @@ def predict_catalog(model, files: Sequence[str | Path], progress: bool = True,
     """
     chunks = plan_chunks(files, files_per_chunk=files_per_chunk,
                          rows_per_chunk=rows_per_chunk)
-    if isinstance(model, Predictor):
-        model = ModelChoice(model)
-    portable = not isinstance(model, ModelChoice)  # a spec each process loads itself
+    # a name or path each process loads itself (this one never imports the networks);
+    # a model object runs here
+    portable = model is None or isinstance(model, str | Path)
     if not portable:
+        from atmoscope.prediction.choice import ModelChoice
+
+        if not isinstance(model, ModelChoice):
+            model = ModelChoice(model)
         if engine != "local":
             raise ConfigError(f"--engine {engine} needs a model by name or path")
         workers = 1

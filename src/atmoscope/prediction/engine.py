@@ -145,8 +145,8 @@ class CatalogWorker:
 
     def _files(self, files: Sequence[str], bands):
         from atmoscope.observed import read_spectrum
+        from atmoscope.observed.readers import file_stem, object_name
         from atmoscope.prediction.catalog import distance_for
-        from atmoscope.prediction.predictor import file_stem, object_name
 
         keys, spectra, where, outcomes = [], [], [], []
         for path in map(Path, files):

@@ -53,11 +53,11 @@ from atmoscope.observed import (
     to_flambda,
     to_fnu,
 )
+from atmoscope.observed.readers import file_stem, object_name
 from atmoscope.prediction.guards import MIN_PIXELS, POOR_FIT_P, edge_fractions, guard_flags
 from atmoscope.statistics import best_grid_fits
 
-__all__ = ["PERCENTILES", "Prediction", "Predictor", "Prepared", "as_estimator", "file_stem",
-           "object_name", "spectrum_files"]
+__all__ = ["PERCENTILES", "Prediction", "Predictor", "Prepared", "as_estimator"]
 
 PERCENTILES = (2.5, 16, 50, 84, 97.5)
 _PERCENTILE_KEYS = ("p2_5", "p16", "p50", "p84", "p97_5")
@@ -71,20 +71,6 @@ def as_estimator(model) -> Ensemble:
     if isinstance(model, str | Path):
         return load_estimator(model)
     return Ensemble([model] if isinstance(model, ModelBundle) else list(model))
-
-
-def object_name(spectrum: ObservedSpectrum) -> str | None:
-    """The object a spectrum's file names (FITS ``OBJECT``, ECSV ``object``), if any."""
-    name = spectrum.meta.get("object")
-    return str(name).strip() or None if name else None
-
-
-def file_stem(path: str | Path) -> str:
-    """A file's name without its format and compression suffixes (``x.fits.gz`` → ``x``)."""
-    name = Path(path).name
-    for suffix in (".gz", ".bz2", ".xz", ".zip"):
-        name = name.removesuffix(suffix)
-    return Path(name).stem
 
 
 @dataclass
@@ -746,19 +732,3 @@ def _fit_inputs(observed, error, usable) -> tuple[np.ndarray, np.ndarray]:
     """Flux (0 where unusable) and errors (1 where unusable or not given) for χ²."""
     sigma = np.where(usable, error, 1.0) if error is not None else np.ones_like(observed)
     return np.where(usable, observed, 0.0), sigma
-
-
-def spectrum_files(patterns: Sequence[str]) -> list[Path]:
-    """Expand files and glob patterns, keeping the given order, without repeats."""
-    import glob
-
-    seen, out = set(), []
-    for pattern in patterns:
-        matches = sorted(glob.glob(pattern)) if any(c in pattern for c in "*?[") else [pattern]
-        if not matches:
-            raise SpectrumError(f"no file matches {pattern!r}")
-        for m in matches:
-            if m not in seen:
-                seen.add(m)
-                out.append(Path(m))
-    return out
