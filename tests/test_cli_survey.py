@@ -48,3 +48,16 @@ def test_one_snr_and_one_line_errors(tmp_path, capsys):
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith(message), err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.parquet"]
+
+
+def test_a_batch_of_files_and_a_survey_counts_its_spectra(shared_data, tmp_path, capsys):
+    """Spectrum files have no survey row (NaN in ``row``): the closing count still counts
+    each file and each survey row once (joining them as text failed under pandas 3)."""
+    survey = tmp_path / "s.parquet"
+    assert main(["survey", "synthetic", "--n", "3", "--out", str(survey), "--seed", "1"]) == 0
+    spectrum = shared_data / "observed" / "GJ570D_spex_prism.csv"
+    out = tmp_path / "cat.parquet"
+    capsys.readouterr()
+    assert main(["predict", str(spectrum), str(survey), "--out", str(out), "--samples",
+                 "20", "--workers", "1"]) == 0
+    assert f"wrote {out}: 4 of 4 spectra predicted" in capsys.readouterr().out

@@ -82,8 +82,9 @@ def check_pass_chance(samples: np.ndarray, truth: np.ndarray, rows: np.ndarray,
     average whose nodes scatter as these do.
 
     Each rate's hits per node are shifted so that their pooled rate is nominal (the
-    scatter between nodes kept), then whole nodes are resampled, the same nodes for every
-    rate (their correlation kept). A check whose pass chance is small cannot tell a
+    scatter between nodes kept; a shifted node's own rate may leave [0, 1], which only
+    pooled rates read), then whole nodes are resampled, the same nodes for every rate
+    (their correlation kept). A check whose pass chance is small cannot tell a
     calibrated estimator from a miscalibrated one: it needs more nodes.
 
     Args:
@@ -112,8 +113,12 @@ def _node_hits(samples, truth, rows, levels) -> tuple[np.ndarray, np.ndarray]:
 def _resampled(hits, counts, n_boot: int, seed: int) -> np.ndarray:
     """Pooled coverage of ``n_boot`` node sets drawn with replacement,
     ``(len(levels), n_boot, k)``."""
-    draw = np.random.default_rng(seed).integers(0, len(counts), (n_boot, len(counts)))
-    return hits[:, draw].sum(axis=2) / counts[draw].sum(axis=1)[None, :, None]
+    n = len(counts)
+    draw = np.random.default_rng(seed).integers(0, n, (n_boot, n))
+    # times each node is drawn, per set: memory n_boot × nodes, not × levels × k as well
+    times = np.bincount((draw + n * np.arange(n_boot)[:, None]).ravel(),
+                        minlength=n_boot * n).reshape(n_boot, n).astype(float)
+    return np.einsum("bn,lnk->lbk", times, hits) / (times @ counts)[None, :, None]
 
 
 def joint_coverage(samples: np.ndarray, truth: np.ndarray,

@@ -3,6 +3,7 @@ file never stops the batch; tables written as CSV, Parquet, ECSV or FITS with un
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -184,7 +185,7 @@ def predict_catalog(model, files: Sequence[str | Path], progress: bool = True,
                          rows_per_chunk=rows_per_chunk)
     # a name or path each process loads itself (this one never imports the networks);
     # a model object runs here
-    portable = model is None or isinstance(model, str | Path)
+    portable = model is None or isinstance(model, str | os.PathLike)
     if not portable:
         from atmoscope.prediction.choice import ModelChoice
 
