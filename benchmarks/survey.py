@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from atmoscope.evaluation import synthetic_survey
@@ -92,7 +93,13 @@ def table_file(scratch: Path, n: int, ray: bool) -> list[str]:
                          progress=False)
     start = scratch / "start.parquet"  # its first rows: start-up and one chunk per process
     first = min(n, 2 * 1024)
-    pq.write_table(pq.read_table(survey).slice(0, first), start)
+    head, batches = pq.ParquetFile(survey), []  # only its first rows read, metadata kept
+    for batch in head.iter_batches(batch_size=first):
+        batches.append(batch)
+        if sum(map(len, batches)) >= first:
+            break
+    pq.write_table(pa.Table.from_batches(batches, schema=head.schema_arrow).slice(0, first),
+                   start)
     options = ("--model", "bobcat", "--samples", "100")
     lines = [
         f"## 2. One table file ({n:,} synthetic spectra, 100 samples each)",

@@ -28,6 +28,9 @@ __all__ = ["LEVELS", "calibrate_estimator", "central_coverage", "check_pass_chan
 
 #: Nominal levels of the coverage curve.
 LEVELS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
+# the levels whose coverage is checked, and node sets drawn for its scatter and for the
+# chance that a ±5-point check passes
+_CHECK_LEVELS, _SE_DRAWS, _CHECK_DRAWS, _CHECK_BAND = (0.68, 0.95), 2000, 4000, 0.05
 
 
 def central_coverage(samples: np.ndarray, truth: np.ndarray,
@@ -55,7 +58,7 @@ def _covered(samples: np.ndarray, truth: np.ndarray, levels: Sequence[float]) ->
 
 
 def coverage_error(samples: np.ndarray, truth: np.ndarray, rows: np.ndarray,
-                   levels: Sequence[float] = (0.68, 0.95), n_boot: int = 2000,
+                   levels: Sequence[float] = _CHECK_LEVELS, n_boot: int = _SE_DRAWS,
                    seed: int = 0) -> np.ndarray:
     """Standard error of central-interval coverage, by bootstrap over grid nodes.
 
@@ -75,8 +78,8 @@ def coverage_error(samples: np.ndarray, truth: np.ndarray, rows: np.ndarray,
 
 
 def check_pass_chance(samples: np.ndarray, truth: np.ndarray, rows: np.ndarray,
-                      band: float = 0.05, levels: Sequence[float] = (0.68, 0.95),
-                      n_boot: int = 4000, seed: int = 0) -> float:
+                      band: float = _CHECK_BAND, levels: Sequence[float] = _CHECK_LEVELS,
+                      n_boot: int = _CHECK_DRAWS, seed: int = 0) -> float:
     """How often a coverage check on this many nodes would pass — every parameter's
     coverage within ``band`` of nominal at every level — for an estimator calibrated on
     average whose nodes scatter as these do.
@@ -94,7 +97,11 @@ def check_pass_chance(samples: np.ndarray, truth: np.ndarray, rows: np.ndarray,
     Returns:
         The fraction of resampled node sets on which every rate passes.
     """
-    hits, counts = _node_hits(samples, truth, rows, levels)
+    return _pass_chance(*_node_hits(samples, truth, rows, levels), levels, band, n_boot, seed)
+
+
+def _pass_chance(hits, counts, levels, band: float, n_boot: int, seed: int) -> float:
+    """:func:`check_pass_chance` from :func:`_node_hits`."""
     nominal = np.asarray(levels, dtype=float)[:, None, None]
     hits = hits + (nominal - hits.sum(axis=1, keepdims=True) / counts.sum()) * counts[:, None]
     coverage = _resampled(hits, counts, n_boot, seed)
@@ -236,12 +243,14 @@ def calibrate_estimator(estimator, grid: SpectralGrid, rows: np.ndarray, *,
     names = list(grid.targets)
     samples = estimator.sample(obs["observed"], obs["error"], n_samples, seed, mask=obs["mask"])
     report = coverage_report(samples, obs["truth"], names)
-    se = coverage_error(samples, obs["truth"], obs["rows"], seed=seed)
+    # which observations each interval covers, per node: once for both checks over nodes
+    hits, counts = _node_hits(samples, obs["truth"], obs["rows"], _CHECK_LEVELS)
+    se = _resampled(hits, counts, _SE_DRAWS, seed).std(axis=1)  # coverage_error
     for j, name in enumerate(names):
         report["parameters"][name].update(coverage_68_se=float(se[0, j]),
                                           coverage_95_se=float(se[1, j]))
-    report["check_pass_chance"] = check_pass_chance(samples, obs["truth"], obs["rows"],
-                                                    seed=seed)
+    report["check_pass_chance"] = _pass_chance(hits, counts, _CHECK_LEVELS, _CHECK_BAND,
+                                               _CHECK_DRAWS, seed)
     members = estimator.members
     report.update(snr_range=list(snr_range), snr=obs["snr"], mask_fraction=mask_fraction,
                   n_nodes=int(len(np.unique(obs["rows"]))),

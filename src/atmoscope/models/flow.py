@@ -119,15 +119,15 @@ def _inverse(transform, context: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     for p in range(transform.passes):
         wanted = transform.order == p
         # the first pass sees x = 0: one row per spectrum, broadcast over the samples
+        seen = x[:1] if p == 0 else x
         if spline is None:
-            phi = _conditioner(layers, context, x[:1] if p == 0 else x,
-                               outputs[wanted].flatten())
+            phi = _conditioner(layers, context, seen, outputs[wanted].flatten())
             univariate = transform.univariate(*zuko.utils.unpack(
                 phi.unflatten(-1, (-1, transform.total)), transform.shapes))
             x[..., wanted] = univariate.inv(y[..., wanted])
         else:  # parameters leading: (total, features, S, B), and y as (features, S, B)
-            phi = _conditioner(layers, context, x[:1] if p == 0 else x,
-                               outputs[wanted].T.flatten(), leading=True)
+            phi = _conditioner(layers, context, seen, outputs[wanted].T.flatten(),
+                               leading=True)
             x[..., wanted] = _spline_inverse(
                 phi.unflatten(0, (transform.total, -1)),
                 y[..., wanted].permute(2, 0, 1).contiguous(), *spline).permute(1, 2, 0)
@@ -165,6 +165,9 @@ def _spline_inverse(phi: torch.Tensor, y: torch.Tensor, bins: int, bound: float,
     def bounded(t, limit):  # t / (1 + |t / limit|), zuko's soft bound, in place
         return t.div_(t.abs().div_(limit).add_(1.0))
 
+    def step(t):  # 1.0 where t > 0, else 0.0, in place
+        return t.sign_().clamp_(min=0.0)
+
     limit = abs(math.log(slope))
     knots = torch.zeros((2, bins + 1, *phi.shape[1:]), dtype=phi.dtype, device=phi.device)
     # the knots: -B, then B (2 × cumulative sum of the softmax - 1)
@@ -177,9 +180,6 @@ def _spline_inverse(phi: torch.Tensor, y: torch.Tensor, bins: int, bound: float,
     torch.exp(bounded(phi[2 * bins:], limit), out=slopes[1:bins])  # 1 at both ends
     # zuko's search: bin k holds y when knot k < y ≤ knot k + 1; outside the knots the
     # spline is the identity
-    def step(t):  # 1.0 where t > 0, else 0.0, in place
-        return t.sign_().clamp_(min=0.0)
-
     count = step(y - vertical).sum(dim=0)  # knots below y
     inside = step(count - 0.5) * step(bins + 0.5 - count)
     k = count.long().sub_(1).clamp_(0, bins - 1)[None]
